@@ -1,0 +1,67 @@
+import { z } from "zod";
+import { ErrorBodySchema } from "./envelope.ts";
+import { MAX_FRAME_BYTES } from "./frames.ts";
+import { AgentIdSchema, DigestSchema, PlatformSchema, RunIdSchema } from "./primitives.ts";
+import { RefSchema } from "./ref.ts";
+
+/**
+ * theory.agent.v1: frames on the tunnel between a local agent and its AgentTunnel (SPEC §8). Run
+ * frames are relayed as their original text, so the control plane sees exactly what the processor
+ * said, byte for byte.
+ */
+export const AGENT_SUBPROTOCOL = "theory.agent.v1";
+
+const frame = <K extends string, C extends z.ZodType>(kind: K, content: C) =>
+  z.strictObject({ kind: z.literal(kind), content });
+
+export const AgentToolSchema = z.strictObject({
+  ref: RefSchema,
+  image_digest: DigestSchema,
+  healthy: z.boolean(),
+});
+export type AgentTool = z.infer<typeof AgentToolSchema>;
+
+export const HelloFrameSchema = frame(
+  "Hello",
+  z.strictObject({ agent_id: AgentIdSchema, platform: PlatformSchema, tools: z.array(AgentToolSchema) }),
+);
+/** Heartbeats have fixed bytes so a hibernating Durable Object can auto-answer them. */
+export const PingFrameSchema = frame("Ping", z.strictObject({}));
+export const PongFrameSchema = frame("Pong", z.strictObject({}));
+export const HEARTBEAT_PING = JSON.stringify({ kind: "Ping", content: {} });
+export const HEARTBEAT_PONG = JSON.stringify({ kind: "Pong", content: {} });
+
+/** A theory.run.v1 frame in either direction, carried as its exact text. */
+export const RelayFrameSchema = frame(
+  "Relay",
+  z.strictObject({ run_id: RunIdSchema, data: z.string().max(MAX_FRAME_BYTES) }),
+);
+export const RunClosedFrameSchema = frame(
+  "RunClosed",
+  z.strictObject({ run_id: RunIdSchema, code: z.int().min(1000).max(4999), reason: z.string().max(123) }),
+);
+export const DispatchFailedFrameSchema = frame(
+  "DispatchFailed",
+  z.strictObject({ run_id: RunIdSchema, error: ErrorBodySchema }),
+);
+export const DispatchFrameSchema = frame("Dispatch", z.strictObject({ run_id: RunIdSchema, ref: RefSchema }));
+export const CloseRunFrameSchema = frame("CloseRun", z.strictObject({ run_id: RunIdSchema }));
+
+/** agent -> control plane */
+export const AgentFrameSchema = z.discriminatedUnion("kind", [
+  HelloFrameSchema,
+  PingFrameSchema,
+  RelayFrameSchema,
+  RunClosedFrameSchema,
+  DispatchFailedFrameSchema,
+]);
+export type AgentFrame = z.infer<typeof AgentFrameSchema>;
+
+/** control plane -> agent */
+export const ControlFrameSchema = z.discriminatedUnion("kind", [
+  PongFrameSchema,
+  DispatchFrameSchema,
+  RelayFrameSchema,
+  CloseRunFrameSchema,
+]);
+export type ControlFrame = z.infer<typeof ControlFrameSchema>;

@@ -1,0 +1,72 @@
+import { z } from "zod";
+import { EnvelopeSchema } from "./envelope.ts";
+import {
+  AgentIdSchema,
+  ArtifactScopeSchema,
+  DigestSchema,
+  HttpUrlSchema,
+  InputsSchema,
+  ModeSchema,
+  OciRefSchema,
+  RunIdSchema,
+  TargetSchema,
+  WritePrefixSchema,
+} from "./primitives.ts";
+import { RefSchema } from "./ref.ts";
+
+export const WebhookEventSchema = z.enum(["start", "completed"]);
+
+/** `POST /v1/runs` (SPEC §7). */
+export const RunRequestSchema = z
+  .strictObject({
+    ref: RefSchema,
+    run_id: RunIdSchema.optional(),
+    mode: ModeSchema,
+    inputs: InputsSchema,
+    target: TargetSchema,
+    agent: AgentIdSchema.optional(),
+    artifact_scope: ArtifactScopeSchema,
+    write_prefix: WritePrefixSchema.optional(),
+    expected_oci: OciRefSchema.optional(),
+    timeout_s: z.int().min(1).max(3600).optional(),
+    webhook: z
+      .strictObject({
+        url: HttpUrlSchema,
+        events: z
+          .array(WebhookEventSchema)
+          .min(1)
+          .refine((e) => new Set(e).size === e.length, "events must be unique"),
+      })
+      .optional(),
+  })
+  .superRefine((request, ctx) => {
+    if (request.target === "local" && request.agent === undefined) {
+      ctx.addIssue({ code: "custom", path: ["agent"], message: 'target "local" needs an agent' });
+    }
+    if (request.target === "modal" && request.agent !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["agent"], message: 'agent applies only to target "local"' });
+    }
+  });
+export type RunRequest = z.infer<typeof RunRequestSchema>;
+
+export const RUN_STATES = ["queued", "running", "succeeded", "failed", "canceled"] as const;
+export const RunStateSchema = z.enum(RUN_STATES);
+export type RunState = z.infer<typeof RunStateSchema>;
+
+export function isTerminal(state: RunState): boolean {
+  return state === "succeeded" || state === "failed" || state === "canceled";
+}
+
+/** `GET /v1/runs/{id}`. */
+export const RunResourceSchema = z.strictObject({
+  run_id: RunIdSchema,
+  ref: RefSchema,
+  target: TargetSchema,
+  state: RunStateSchema,
+  envelope: EnvelopeSchema.nullable(),
+});
+export type RunResource = z.infer<typeof RunResourceSchema>;
+
+/** `PUT /v1/endpoints/{ref}`: what `modalctl start` registers. */
+export const EndpointRegistrationSchema = z.strictObject({ url: HttpUrlSchema, image_digest: DigestSchema });
+export type EndpointRegistration = z.infer<typeof EndpointRegistrationSchema>;

@@ -1,0 +1,41 @@
+import { z } from "zod";
+import { EnvelopeSchema } from "./envelope.ts";
+import { ProcessorPayloadSchema } from "./payload.ts";
+import { RunIdSchema } from "./primitives.ts";
+
+/** theory.run.v1: JSON text frames `{"kind","content"}` between a client and a processor (SPEC §6). */
+export const RUN_SUBPROTOCOL = "theory.run.v1";
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+const frame = <K extends string, C extends z.ZodType>(kind: K, content: C) =>
+  z.strictObject({ kind: z.literal(kind), content });
+
+export const RunOpenFrameSchema = frame(
+  "RunOpen",
+  z.strictObject({ role: z.literal("client"), payload: ProcessorPayloadSchema }),
+);
+export const CancelFrameSchema = frame("Cancel", z.strictObject({}));
+
+export const AckFrameSchema = frame("Ack", z.strictObject({ run_id: RunIdSchema }));
+export const TokenFrameSchema = frame("Token", z.strictObject({ text: z.string() }));
+export const EventFrameSchema = frame(
+  "Event",
+  z.strictObject({ name: z.string().min(1).max(128), data: z.unknown() }),
+);
+export const LogFrameSchema = frame(
+  "Log",
+  z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]), message: z.string() }),
+);
+export const RunResultFrameSchema = frame("RunResult", EnvelopeSchema);
+
+export const ClientFrameSchema = z.discriminatedUnion("kind", [RunOpenFrameSchema, CancelFrameSchema]);
+export type ClientFrame = z.infer<typeof ClientFrameSchema>;
+
+export const ProcessorFrameSchema = z.discriminatedUnion("kind", [
+  AckFrameSchema,
+  TokenFrameSchema,
+  EventFrameSchema,
+  LogFrameSchema,
+  RunResultFrameSchema,
+]);
+export type ProcessorFrame = z.infer<typeof ProcessorFrameSchema>;

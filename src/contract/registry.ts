@@ -1,0 +1,45 @@
+import { z } from "zod";
+import { DigestSchema, EnvNameSchema, OUTPUT_INDEX, PLATFORMS, RelativePathSchema } from "./primitives.ts";
+import { RefSchema } from "./ref.ts";
+
+/** An image repository without tag or digest: tools are deployed by pinned digest only. */
+const ImageRepositorySchema = z
+  .string()
+  .regex(
+    /^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9][a-z0-9._-]*)+$/,
+    "must be an image repository (host[:port]/path) without tag or digest",
+  );
+
+export const ResourcesSchema = z.strictObject({
+  cpu: z.number().positive(),
+  memory: z.string().regex(/^[1-9][0-9]*(Mi|Gi)$/, "must be like 512Mi or 2Gi"),
+});
+export type Resources = z.infer<typeof ResourcesSchema>;
+
+export const ToolEntrySchema = z.strictObject({
+  image: ImageRepositorySchema,
+  /** Filled by `imagectl pin`; empty until a digest was pushed for that platform. */
+  digests: z.strictObject(
+    Object.fromEntries(PLATFORMS.map((p) => [p, DigestSchema.optional()])) as {
+      [P in (typeof PLATFORMS)[number]]: z.ZodOptional<typeof DigestSchema>;
+    },
+  ),
+  port: z.int().min(1).max(65535),
+  resources: ResourcesSchema,
+  secrets: z.array(EnvNameSchema),
+  outputs: z
+    .array(RelativePathSchema.refine((p) => p !== OUTPUT_INDEX, `${OUTPUT_INDEX} is reserved for the index`))
+    .min(1)
+    .refine((paths) => new Set(paths).size === paths.length, "outputs must be unique"),
+  timeout_s: z.int().min(1).max(3600),
+  modal: z.strictObject({
+    app: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be a Modal app name of [a-z0-9-]"),
+  }),
+});
+export type ToolEntry = z.infer<typeof ToolEntrySchema>;
+
+export const RegistrySchema = z.strictObject({
+  schema: z.literal("v1"),
+  tools: z.record(RefSchema, ToolEntrySchema),
+});
+export type Registry = z.infer<typeof RegistrySchema>;

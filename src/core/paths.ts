@@ -1,0 +1,55 @@
+import { ARTIFACTS_ROOT, RelativePathSchema, writePrefixProblem } from "../contract/primitives.ts";
+import { refSlug } from "../contract/ref.ts";
+import { TheoryError } from "./errors.ts";
+
+/** `/artifacts/outputs/{ref_slug}/{run_id}/` (SPEC §6). */
+export function defaultWritePrefix(ref: string, runId: string): string {
+  return `${ARTIFACTS_ROOT}outputs/${refSlug(ref)}/${runId}/`;
+}
+
+/** Accepts a user's prefix with or without the trailing slash; anything else unsafe is ERR_INPUTS. */
+export function normalizeWritePrefix(input: string): string {
+  const prefix = input.endsWith("/") ? input : `${input}/`;
+  const problem = writePrefixProblem(prefix);
+  if (problem) throw new TheoryError("ERR_INPUTS", `write_prefix ${problem}`);
+  return prefix;
+}
+
+/** The run's world-scope prefix: `world://{world_id}/{run_id}/`. */
+export function worldRunPrefix(worldId: string, runId: string): string {
+  return `world://${worldId}/${runId}/`;
+}
+
+/** The run's local-scope prefix: `local://` + the write_prefix relative to /artifacts/. */
+export function localRunPrefix(writePrefix: string): string {
+  const problem = writePrefixProblem(writePrefix);
+  if (problem) throw new TheoryError("ERR_INPUTS", `write_prefix ${problem}`);
+  return `local://${writePrefix.slice(ARTIFACTS_ROOT.length)}`;
+}
+
+function checkRelativePath(relativePath: string): string {
+  if (!RelativePathSchema.safeParse(relativePath).success) {
+    throw new TheoryError("ERR_INPUTS", `not a safe relative artifact path: ${JSON.stringify(relativePath)}`);
+  }
+  return relativePath;
+}
+
+/** An artifact URI under a run prefix; the relative path is validated, never joined blindly. */
+export function artifactUri(runPrefix: string, relativePath: string): string {
+  return `${runPrefix}${checkRelativePath(relativePath)}`;
+}
+
+export function worldUri(worldId: string, runId: string, relativePath: string): string {
+  return artifactUri(worldRunPrefix(worldId, runId), relativePath);
+}
+
+export function localUri(writePrefix: string, relativePath: string): string {
+  return artifactUri(localRunPrefix(writePrefix), relativePath);
+}
+
+/** The path of `uri` below `runPrefix`, or undefined when it is not safely under it. */
+export function relativeToPrefix(uri: string, runPrefix: string): string | undefined {
+  if (!uri.startsWith(runPrefix)) return undefined;
+  const rest = uri.slice(runPrefix.length);
+  return RelativePathSchema.safeParse(rest).success ? rest : undefined;
+}
