@@ -1,0 +1,90 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ApiError, Envelope } from "../src/contract/envelope.ts";
+import { MAX_FRAME_BYTES } from "../src/contract/frames.ts";
+import { canonicalJson } from "../src/core/canonical.ts";
+import { TheoryError } from "../src/core/errors.ts";
+import { checkPayload, errorReply, type RunDeps, runTool } from "./run-tool.ts";
+import type { ProgressFrame } from "./tools/tool.ts";
+
+function send(res: ServerResponse, status: number, body: Envelope | ApiError | { ok: true }): void {
+  const text = canonicalJson(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Reads a JSON body: 415 for another content type, 413 past the frame limit, 400 when malformed. */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json") {
+    throw new TheoryError("ERR_INPUTS", "content-type must be application/json", { status: 415 });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength;
+    if (size > MAX_FRAME_BYTES) throw new TheoryError("ERR_INPUTS", "payload over 1 MiB", { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new TheoryError("ERR_INPUTS", "malformed JSON body", { status: 400 });
+  }
+}
+
+/** ERR_INTERNAL is the one contractual error that means the processor itself failed: HTTP 500. */
+const statusOf = (envelope: Envelope) =>
+  envelope.status === "error" && envelope.error.code === "ERR_INTERNAL" ? 500 : 200;
+
+/** Legacy `POST /run` and `POST /run-stream` (SSE): the same runTool as the WebSocket. */
+export async function handleRunHttp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: RunDeps,
+  stream: boolean,
+) {
+  let raw: unknown;
+  try {
+    raw = await readJson(req);
+  } catch (error) {
+    const failure = error instanceof TheoryError ? error : new TheoryError("ERR_INPUTS", "unreadable body");
+    // Drain nothing more: the connection closes after an early error so no body is left unread.
+    res.setHeader("connection", "close");
+    return send(res, failure.status, errorReply(deps.config, undefined, failure.toBody()));
+  }
+  const checked = checkPayload(raw);
+  if (!checked.ok)
+    return send(res, checked.runId ? 200 : 422, errorReply(deps.config, checked.runId, checked.error));
+
+  const abort = new AbortController();
+  res.on("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  if (!stream) {
+    const envelope = await runTool(checked.payload, () => {}, abort.signal, deps);
+    return send(res, statusOf(envelope), envelope);
+  }
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store" });
+  let id = 0;
+  const event = (name: string, data: string) => res.write(`event: ${name}\nid: ${id++}\ndata: ${data}\n\n`);
+  const envelope = await runTool(
+    checked.payload,
+    (frame: ProgressFrame) => event("progress", canonicalJson(frame)),
+    abort.signal,
+    deps,
+  );
+  event("done", canonicalJson(envelope));
+  res.end();
+}
+
+export function sendNotFound(res: ServerResponse, deps: RunDeps, what: string): void {
+  send(
+    res,
+    404,
+    errorReply(deps.config, undefined, { code: "ERR_NOT_FOUND", message: `no such route: ${what}` }),
+  );
+}
+
+export function sendHealth(res: ServerResponse): void {
+  send(res, 200, { ok: true });
+}

@@ -1,0 +1,153 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { TOOLS } from "../../../processor/tools/index.ts";
+import type { Tool } from "../../../processor/tools/tool.ts";
+import {
+  ApiErrorSchema,
+  EnvelopeSchema,
+  OutputIndexSchema,
+  SuccessEnvelopeSchema,
+} from "../../../src/contract/index.ts";
+import { canonicalJson } from "../../../src/core/canonical.ts";
+import { payloadFor, postJson, type RunningProcessor, startProcessor } from "../../support/processor.ts";
+
+const crashingTool: Tool = {
+  ref: "test/crash@1",
+  inputs: z.object({}),
+  outputs: ["x.txt"],
+  secrets: [],
+  run: async () => {
+    throw new TypeError("boom at /secret/host/path");
+  },
+};
+
+let echo: RunningProcessor;
+let crash: RunningProcessor;
+beforeAll(async () => {
+  echo = await startProcessor({ toolRef: "echo/text@1" });
+  crash = await startProcessor({ toolRef: "test/crash@1", tools: [...TOOLS, crashingTool] });
+});
+afterAll(async () => {
+  await echo.close();
+  await crash.close();
+});
+
+const echoPayload = (runId: string, text = "hello") => payloadFor("echo/text@1", runId, { params: { text } });
+
+describe("processor HTTP", () => {
+  it("GET /healthz -> 200 {ok:true}", async () => {
+    const response = await fetch(`${echo.http}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ ok: true });
+  });
+
+  it("POST /run -> 200 with a canonical success envelope, the files and the index on disk", async () => {
+    const { status, text } = await postJson(`${echo.http}/run`, echoPayload("http-1", "hello world"));
+    expect(status).toBe(200);
+    const envelope = SuccessEnvelopeSchema.parse(JSON.parse(text));
+    expect(text).toBe(canonicalJson(envelope));
+    expect(envelope).toEqual({
+      status: "success",
+      run_id: "http-1",
+      outputs: [{ path: "local://outputs/echo.text.1/http-1/text/echo.txt" }],
+      index_path: "local://outputs/echo.text.1/http-1/outputs.json",
+      meta: {
+        env_fingerprint: "cpu:1;memory:2Gi",
+        image_digest: expect.stringMatching(/^sha256:/),
+        proof: { etag_map: { "text/echo.txt": createHash("md5").update("hello world").digest("hex") } },
+      },
+    });
+    const dir = join(echo.artifactsRoot, "outputs/echo.text.1/http-1");
+    expect(await readFile(join(dir, "text/echo.txt"), "utf8")).toBe("hello world");
+    const index = OutputIndexSchema.parse(JSON.parse(await readFile(join(dir, "outputs.json"), "utf8")));
+    expect(index.outputs).toEqual([
+      { path: "text/echo.txt", size: 11, etag: envelope.meta.proof.etag_map["text/echo.txt"] },
+    ]);
+  });
+
+  it("wrong content-type -> 415 ERR_INPUTS", async () => {
+    const { status, text } = await postJson(`${echo.http}/run`, echoPayload("h"), {
+      "content-type": "text/plain",
+    });
+    expect(status).toBe(415);
+    expect(ApiErrorSchema.parse(JSON.parse(text)).error.code).toBe("ERR_INPUTS");
+  });
+
+  it("malformed JSON -> 400 ERR_INPUTS", async () => {
+    const { status, text } = await postJson(`${echo.http}/run`, '{"run_id":');
+    expect(status).toBe(400);
+    expect(JSON.parse(text).error).toMatchObject({ code: "ERR_INPUTS", message: "malformed JSON body" });
+  });
+
+  it("a body over 1 MiB -> 413 ERR_INPUTS", async () => {
+    const { status, text } = await postJson(
+      `${echo.http}/run`,
+      echoPayload("big", "x".repeat(1024 * 1024 + 10)),
+    );
+    expect(status).toBe(413);
+    expect(JSON.parse(text).error.code).toBe("ERR_INPUTS");
+  });
+
+  it("an invalid payload with a readable run_id -> 200 error envelope; without -> 422", async () => {
+    const bad = await postJson(`${echo.http}/run`, { ...echoPayload("bad-1"), inputs: { params: {} } });
+    expect(bad.status).toBe(200);
+    expect(EnvelopeSchema.parse(JSON.parse(bad.text))).toMatchObject({
+      status: "error",
+      run_id: "bad-1",
+      error: { code: "ERR_INPUTS", message: expect.stringContaining("inputs.params.text") },
+    });
+    const anonymous = await postJson(`${echo.http}/run`, { mode: "mock" });
+    expect(anonymous.status).toBe(422);
+    expect(ApiErrorSchema.parse(JSON.parse(anonymous.text)).run_id).toBeUndefined();
+  });
+
+  it("a crash -> 500 ERR_INTERNAL, with no stack or host path in the message", async () => {
+    const { status, text } = await postJson(`${crash.http}/run`, payloadFor("test/crash@1", "c-1", {}));
+    expect(status).toBe(500);
+    const envelope = EnvelopeSchema.parse(JSON.parse(text));
+    expect(envelope).toMatchObject({ status: "error", run_id: "c-1", error: { code: "ERR_INTERNAL" } });
+    expect(text).not.toContain("/secret/host/path");
+    expect(crash.logs.some((line) => line.includes("error.tool.crash"))).toBe(true);
+  });
+
+  it("an unknown route -> 404 ERR_NOT_FOUND", async () => {
+    const response = await fetch(`${echo.http}/nope`);
+    expect(response.status).toBe(404);
+    expect(ApiErrorSchema.parse(await response.json()).error.code).toBe("ERR_NOT_FOUND");
+  });
+
+  it("POST /run-stream -> SSE progress events, then done with the same envelope as /run", async () => {
+    const litellm = await startProcessor({ toolRef: "llm/litellm@1" });
+    try {
+      const payload = payloadFor("llm/litellm@1", "sse-1", { prompt: "hi", max_tokens: 5 });
+      const { status, text, headers } = await postJson(`${litellm.http}/run-stream`, payload);
+      expect(status).toBe(200);
+      expect(headers.get("content-type")).toBe("text/event-stream");
+      const events = text
+        .trim()
+        .split("\n\n")
+        .map((block) =>
+          Object.fromEntries(
+            block.split("\n").map((line) => [line.split(": ")[0], line.slice(line.indexOf(": ") + 2)]),
+          ),
+        );
+      expect(events.map((e) => e.event)).toEqual([
+        "progress",
+        "progress",
+        "progress",
+        "progress",
+        "progress",
+        "done",
+      ]);
+      expect(events.map((e) => e.id)).toEqual(["0", "1", "2", "3", "4", "5"]);
+      expect(JSON.parse(events[0]?.data as string)).toEqual({ kind: "Token", content: { text: "This " } });
+      const plain = await postJson(`${litellm.http}/run`, payload);
+      expect(events[5]?.data).toBe(plain.text);
+    } finally {
+      await litellm.close();
+    }
+  });
+});
