@@ -98,7 +98,12 @@ export function converse(
 
 export const runOpen = (payload: object) => ({ kind: "RunOpen", content: { role: "client", payload } });
 
-export function payloadFor(ref: string, runId: string, inputs: object, extra: object = {}) {
+export function payloadFor(
+  ref: string,
+  runId: string,
+  inputs: object,
+  extra: object = {},
+): Record<string, any> {
   return {
     run_id: runId,
     mode: "mock",
