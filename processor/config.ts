@@ -44,8 +44,14 @@ export function loadProcessorConfig(env: Readonly<Record<string, string | undefi
   };
 }
 
-/** What is safe to log once at start: everything but `env`. */
+/** What is safe to log once at start: everything but `env`, in the log canon's snake_case. */
 export function describeConfig(config: ProcessorConfig): Record<string, unknown> {
-  const { env: _env, ...rest } = config;
-  return rest;
+  return {
+    tool_ref: config.toolRef,
+    port: config.port,
+    host: config.host,
+    image_digest: config.imageDigest,
+    env_fingerprint: config.envFingerprint,
+    artifacts_root: config.artifactsRoot,
+  };
 }
