@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ErrorBodySchema } from "./envelope.ts";
-import { MAX_FRAME_BYTES } from "./frames.ts";
+import { frameSchema, MAX_FRAME_BYTES } from "./frames.ts";
 import { AgentIdSchema, DigestSchema, PlatformSchema, RunIdSchema } from "./primitives.ts";
 import { RefSchema } from "./ref.ts";
 
@@ -11,9 +11,6 @@ import { RefSchema } from "./ref.ts";
  */
 export const AGENT_SUBPROTOCOL = "theory.agent.v1";
 
-const frame = <K extends string, C extends z.ZodType>(kind: K, content: C) =>
-  z.strictObject({ kind: z.literal(kind), content });
-
 export const AgentToolSchema = z.strictObject({
   ref: RefSchema,
   image_digest: DigestSchema,
@@ -21,31 +18,34 @@ export const AgentToolSchema = z.strictObject({
 });
 export type AgentTool = z.infer<typeof AgentToolSchema>;
 
-export const HelloFrameSchema = frame(
+export const HelloFrameSchema = frameSchema(
   "Hello",
   z.strictObject({ agent_id: AgentIdSchema, platform: PlatformSchema, tools: z.array(AgentToolSchema) }),
 );
 /** Heartbeats have fixed bytes so a hibernating Durable Object can auto-answer them. */
-export const PingFrameSchema = frame("Ping", z.strictObject({}));
-export const PongFrameSchema = frame("Pong", z.strictObject({}));
+export const PingFrameSchema = frameSchema("Ping", z.strictObject({}));
+export const PongFrameSchema = frameSchema("Pong", z.strictObject({}));
 export const HEARTBEAT_PING = JSON.stringify({ kind: "Ping", content: {} });
 export const HEARTBEAT_PONG = JSON.stringify({ kind: "Pong", content: {} });
 
 /** A theory.run.v1 frame in either direction, carried as its exact text. */
-export const RelayFrameSchema = frame(
+export const RelayFrameSchema = frameSchema(
   "Relay",
   z.strictObject({ run_id: RunIdSchema, data: z.string().max(MAX_FRAME_BYTES) }),
 );
-export const RunClosedFrameSchema = frame(
+export const RunClosedFrameSchema = frameSchema(
   "RunClosed",
   z.strictObject({ run_id: RunIdSchema, code: z.int().min(1000).max(4999), reason: z.string().max(123) }),
 );
-export const DispatchFailedFrameSchema = frame(
+export const DispatchFailedFrameSchema = frameSchema(
   "DispatchFailed",
   z.strictObject({ run_id: RunIdSchema, error: ErrorBodySchema }),
 );
-export const DispatchFrameSchema = frame("Dispatch", z.strictObject({ run_id: RunIdSchema, ref: RefSchema }));
-export const CloseRunFrameSchema = frame("CloseRun", z.strictObject({ run_id: RunIdSchema }));
+export const DispatchFrameSchema = frameSchema(
+  "Dispatch",
+  z.strictObject({ run_id: RunIdSchema, ref: RefSchema }),
+);
+export const CloseRunFrameSchema = frameSchema("CloseRun", z.strictObject({ run_id: RunIdSchema }));
 
 /** agent -> control plane */
 export const AgentFrameSchema = z.discriminatedUnion("kind", [

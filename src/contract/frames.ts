@@ -7,26 +7,27 @@ import { RunIdSchema } from "./primitives.ts";
 export const RUN_SUBPROTOCOL = "theory.run.v1";
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
-const frame = <K extends string, C extends z.ZodType>(kind: K, content: C) =>
+/** `{"kind": K, "content": C}`, strict: the shape of every frame on both protocols. */
+export const frameSchema = <K extends string, C extends z.ZodType>(kind: K, content: C) =>
   z.strictObject({ kind: z.literal(kind), content });
 
-export const RunOpenFrameSchema = frame(
+export const RunOpenFrameSchema = frameSchema(
   "RunOpen",
   z.strictObject({ role: z.literal("client"), payload: ProcessorPayloadSchema }),
 );
-export const CancelFrameSchema = frame("Cancel", z.strictObject({}));
+export const CancelFrameSchema = frameSchema("Cancel", z.strictObject({}));
 
-export const AckFrameSchema = frame("Ack", z.strictObject({ run_id: RunIdSchema }));
-export const TokenFrameSchema = frame("Token", z.strictObject({ text: z.string() }));
-export const EventFrameSchema = frame(
+export const AckFrameSchema = frameSchema("Ack", z.strictObject({ run_id: RunIdSchema }));
+export const TokenFrameSchema = frameSchema("Token", z.strictObject({ text: z.string() }));
+export const EventFrameSchema = frameSchema(
   "Event",
   z.strictObject({ name: z.string().min(1).max(128), data: z.unknown() }),
 );
-export const LogFrameSchema = frame(
+export const LogFrameSchema = frameSchema(
   "Log",
   z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]), message: z.string() }),
 );
-export const RunResultFrameSchema = frame("RunResult", EnvelopeSchema);
+export const RunResultFrameSchema = frameSchema("RunResult", EnvelopeSchema);
 
 export const ClientFrameSchema = z.discriminatedUnion("kind", [RunOpenFrameSchema, CancelFrameSchema]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
