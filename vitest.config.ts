@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { authTokensBinding } from "./test/support/tokens.ts";
 
 export default defineConfig({
   test: {
@@ -12,10 +13,29 @@ export default defineConfig({
         },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // Test settings over wrangler.toml: tokens known to the tests, and S3 presigning
+              // against the s3rver the global setup started.
+              bindings: {
+                AUTH_TOKENS: authTokensBinding(),
+                ENDPOINT_POLICY: "https+loopback",
+                LOG_LEVEL: "warn",
+                S3_ENDPOINT: inject("s3Endpoint"),
+                S3_REGION: "us-east-1",
+                S3_BUCKET: "theory",
+                S3_ACCESS_KEY_ID: "S3RVER",
+                S3_SECRET_ACCESS_KEY: "S3RVER",
+              },
+            },
+          })),
+        ],
         test: {
           name: "worker",
           include: ["test/shared/**/*.test.ts", "test/worker/**/*.test.ts"],
+          globalSetup: ["test/worker/global-setup.ts"],
         },
       },
       {

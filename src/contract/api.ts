@@ -70,3 +70,8 @@ export type RunResource = z.infer<typeof RunResourceSchema>;
 /** `PUT /v1/endpoints/{ref}`: what `modalctl start` registers. */
 export const EndpointRegistrationSchema = z.strictObject({ url: HttpUrlSchema, image_digest: DigestSchema });
 export type EndpointRegistration = z.infer<typeof EndpointRegistrationSchema>;
+
+/** Bearer token scopes (SPEC §7). */
+export const SCOPES = ["runs:write", "runs:read", "endpoints:write", "agents:connect"] as const;
+export const ScopeSchema = z.enum(SCOPES);
+export type Scope = z.infer<typeof ScopeSchema>;

@@ -1,0 +1,144 @@
+import { z } from "zod";
+import { ScopeSchema } from "./contract/api.ts";
+import { AgentIdSchema, WorldIdSchema } from "./contract/primitives.ts";
+import { TheoryError } from "./core/errors.ts";
+import { LOG_LEVELS, type Logger } from "./core/log.ts";
+import { describeIssues } from "./core/validation.ts";
+
+/** One bearer token, stored only as the SHA-256 of its value. */
+const TokenGrantSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  sha256: z.string().regex(/^[a-f0-9]{64}$/, "must be the lowercase hex SHA-256 of the token"),
+  scopes: z.array(ScopeSchema).min(1),
+  /** For agents:connect: the one agent id this token may connect as. */
+  agent: AgentIdSchema.optional(),
+});
+export type TokenGrant = z.infer<typeof TokenGrantSchema>;
+
+const jsonText = <S extends z.ZodType>(schema: S) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+const BindingsSchema = z
+  .object({
+    WORLD_ID: WorldIdSchema,
+    STORAGE: z.enum(["r2", "s3"]),
+    ENDPOINT_POLICY: z.enum(["https", "https+loopback"]),
+    LOG_LEVEL: z.enum(LOG_LEVELS),
+    AUTH_TOKENS: jsonText(z.array(TokenGrantSchema)),
+    S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    S3_REGION: z.string().min(1).optional(),
+    S3_BUCKET: z.string().min(1).optional(),
+    S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+    S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+    MODAL_PROXY_KEY: z.string().min(1).optional(),
+    MODAL_PROXY_SECRET: z.string().min(1).optional(),
+  })
+  .superRefine((vars, ctx) => {
+    const s3 = [
+      vars.S3_ENDPOINT,
+      vars.S3_REGION,
+      vars.S3_BUCKET,
+      vars.S3_ACCESS_KEY_ID,
+      vars.S3_SECRET_ACCESS_KEY,
+    ];
+    if (s3.some((v) => v !== undefined) && s3.some((v) => v === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["S3_ENDPOINT"],
+        message: "S3_* settings go together: set all five or none",
+      });
+    }
+    if (vars.STORAGE === "s3" && vars.S3_ENDPOINT === undefined) {
+      ctx.addIssue({ code: "custom", path: ["STORAGE"], message: 'STORAGE "s3" needs the S3_* settings' });
+    }
+    if ((vars.MODAL_PROXY_KEY === undefined) !== (vars.MODAL_PROXY_SECRET === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["MODAL_PROXY_KEY"],
+        message: "MODAL_PROXY_KEY and MODAL_PROXY_SECRET go together",
+      });
+    }
+  });
+
+export interface S3Settings {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface ControlPlaneConfig {
+  worldId: string;
+  storage: "r2" | "s3";
+  /** Whether http://127.0.0.1 endpoints are admitted besides https ones. */
+  allowLoopbackEndpoints: boolean;
+  logLevel: (typeof LOG_LEVELS)[number];
+  tokens: readonly TokenGrant[];
+  /** The S3 API used for presigned world-scope URLs (R2's S3 API or AWS), and for storage in "s3". */
+  s3?: S3Settings;
+  modalProxy?: { key: string; secret: string };
+}
+
+const resolved = new WeakMap<object, ControlPlaneConfig>();
+
+/**
+ * The one config resolver over the Worker's bindings: validated at first use, cached per bindings
+ * object, logged once without secrets. A misconfiguration is ERR_INTERNAL naming the variables.
+ */
+export function resolveConfig(env: object, log?: Logger): ControlPlaneConfig {
+  const cached = resolved.get(env);
+  if (cached) return cached;
+  const parsed = BindingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const message = `control plane misconfigured: ${describeIssues(parsed.error)}`;
+    log?.error("error.config", { message });
+    throw new TheoryError("ERR_INTERNAL", message);
+  }
+  const vars = parsed.data;
+  const config: ControlPlaneConfig = {
+    worldId: vars.WORLD_ID,
+    storage: vars.STORAGE,
+    allowLoopbackEndpoints: vars.ENDPOINT_POLICY === "https+loopback",
+    logLevel: vars.LOG_LEVEL,
+    tokens: vars.AUTH_TOKENS,
+    ...(vars.S3_ENDPOINT &&
+    vars.S3_REGION &&
+    vars.S3_BUCKET &&
+    vars.S3_ACCESS_KEY_ID &&
+    vars.S3_SECRET_ACCESS_KEY
+      ? {
+          s3: {
+            endpoint: vars.S3_ENDPOINT,
+            region: vars.S3_REGION,
+            bucket: vars.S3_BUCKET,
+            accessKeyId: vars.S3_ACCESS_KEY_ID,
+            secretAccessKey: vars.S3_SECRET_ACCESS_KEY,
+          },
+        }
+      : {}),
+    ...(vars.MODAL_PROXY_KEY && vars.MODAL_PROXY_SECRET
+      ? { modalProxy: { key: vars.MODAL_PROXY_KEY, secret: vars.MODAL_PROXY_SECRET } }
+      : {}),
+  };
+  log?.info("config.resolved", {
+    world_id: config.worldId,
+    storage: config.storage,
+    allow_loopback_endpoints: config.allowLoopbackEndpoints,
+    tokens: config.tokens.map((grant) => grant.name),
+    s3_endpoint: config.s3?.endpoint,
+    modal_proxy_auth: config.modalProxy !== undefined,
+  });
+  resolved.set(env, config);
+  return config;
+}

@@ -1,0 +1,19 @@
+import { createHash } from "node:crypto";
+import type { Scope } from "../../src/contract/api.ts";
+
+/** Bearer tokens the workerd tests use; the Worker only ever sees their SHA-256. */
+export const TEST_TOKENS = {
+  admin: { value: "test-admin-token-0123456789", scopes: ["runs:write", "runs:read", "endpoints:write"] },
+  reader: { value: "test-reader-token-0123456789", scopes: ["runs:read"] },
+  writer: { value: "test-writer-token-0123456789", scopes: ["runs:write"] },
+} satisfies Record<string, { value: string; scopes: Scope[] }>;
+
+export function authTokensBinding(): string {
+  return JSON.stringify(
+    Object.entries(TEST_TOKENS).map(([name, token]) => ({
+      name,
+      sha256: createHash("sha256").update(token.value).digest("hex"),
+      scopes: token.scopes,
+    })),
+  );
+}
