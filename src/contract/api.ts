@@ -75,3 +75,28 @@ export type EndpointRegistration = z.infer<typeof EndpointRegistrationSchema>;
 export const SCOPES = ["runs:write", "runs:read", "endpoints:write", "agents:connect"] as const;
 export const ScopeSchema = z.enum(SCOPES);
 export type Scope = z.infer<typeof ScopeSchema>;
+
+/**
+ * What happened around a run, stored beside its envelope: everything an envelope must never carry
+ * (target, agent, timings, byte counts, attempts).
+ */
+export const ReceiptSchema = z.strictObject({
+  run_id: RunIdSchema,
+  ref: RefSchema,
+  target: TargetSchema,
+  agent: AgentIdSchema.optional(),
+  state: RunStateSchema,
+  attempts: z.array(
+    z.strictObject({ started_at: z.iso.datetime(), outcome: z.string().max(64), acked: z.boolean() }),
+  ),
+  timings: z.strictObject({
+    queued_at: z.iso.datetime(),
+    started_at: z.iso.datetime().optional(),
+    acked_at: z.iso.datetime().optional(),
+    settled_at: z.iso.datetime(),
+    duration_ms: z.int().min(0),
+  }),
+  frames: z.strictObject({ total: z.int().min(0), tokens: z.int().min(0), bytes_in: z.int().min(0) }),
+  envelope: z.strictObject({ bytes: z.int().min(0), sha256: z.string().regex(/^[a-f0-9]{64}$/) }),
+});
+export type Receipt = z.infer<typeof ReceiptSchema>;

@@ -53,3 +53,8 @@ export function relativeToPrefix(uri: string, runPrefix: string): string | undef
   const rest = uri.slice(runPrefix.length);
   return RelativePathSchema.safeParse(rest).success ? rest : undefined;
 }
+
+/** Storage key of a run's object: `{world_id}/{run_id}/{path}` (outputs, index, envelope, receipt). */
+export function worldObjectKey(worldId: string, runId: string, relativePath: string): string {
+  return `${worldId}/${runId}/${checkRelativePath(relativePath)}`;
+}
