@@ -23,6 +23,7 @@ export default defineConfig({
                 AUTH_TOKENS: authTokensBinding(),
                 ENDPOINT_POLICY: "https+loopback",
                 LOG_LEVEL: "warn",
+                HEALTH_BUDGET_MS: "600",
                 S3_ENDPOINT: inject("s3Endpoint"),
                 S3_REGION: "us-east-1",
                 S3_BUCKET: "theory",
@@ -36,6 +37,8 @@ export default defineConfig({
           name: "worker",
           include: ["test/shared/**/*.test.ts", "test/worker/**/*.test.ts"],
           globalSetup: ["test/worker/global-setup.ts"],
+          // Files share one Miniflare's storage (the endpoint registry above all): run them in turn.
+          fileParallelism: false,
         },
       },
       {

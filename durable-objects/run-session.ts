@@ -1,4 +1,346 @@
 import { DurableObject } from "cloudflare:workers";
+import { endpointTransport } from "../src/adapters/endpoint-transport.ts";
+import { workerdConnect } from "../src/adapters/workerd-socket.ts";
+import {
+  isTerminal,
+  type Receipt,
+  type RunRequest,
+  type RunResource,
+  type RunState,
+} from "../src/contract/api.ts";
+import { type Envelope, EnvelopeSchema, type ErrorBody } from "../src/contract/envelope.ts";
+import type { ProcessorFrame } from "../src/contract/frames.ts";
+import { canonicalJson, sha256Hex } from "../src/core/canonical.ts";
+import { buildErrorEnvelope } from "../src/core/envelope.ts";
+import { TheoryError, toErrorBody } from "../src/core/errors.ts";
+import { executeRun, type RunRecord } from "../src/core/orchestrator.ts";
+import { worldObjectKey } from "../src/core/paths.ts";
+import { envFingerprint, lookupTool } from "../src/core/registry.ts";
+import { planRun, type RunPlan } from "../src/core/run-plan.ts";
+import type { RunTransport } from "../src/core/transport.ts";
+import { type Runtime, runtimeFor } from "../src/runtime.ts";
+import { ENDPOINTS_INSTANCE } from "./endpoint-registry.ts";
+import { DONE, resumeAfter, sseEvent, wsEvent } from "./event-stream.ts";
+import { type RunRow, RunTable } from "./run-table.ts";
 
-/** One per run: the orchestrator's home (state machine, events, persistence). */
-export class RunSession extends DurableObject<Env> {}
+/** Past the run's own budget, how long the alarm waits before declaring the session lost. */
+const SETTLE_MARGIN_MS = 10_000;
+const encoder = new TextEncoder();
+
+export const ENVELOPE_OBJECT = "envelope.json";
+export const RECEIPT_OBJECT = "receipt.json";
+
+export type StartResult =
+  | { ok: true; resource: RunResource; created: boolean }
+  | { ok: false; error: ErrorBody };
+
+function stateOf(envelope: Envelope): RunState {
+  if (envelope.status === "success") return "succeeded";
+  return envelope.error.code === "ERR_CANCELED" ? "canceled" : "failed";
+}
+
+/**
+ * One per run (addressed by run_id): the orchestrator's home. Holds the state machine, the events,
+ * the processor session, the timeout alarm, and persists the envelope and receipt before the run is
+ * reported settled.
+ */
+export class RunSession extends DurableObject<Env> {
+  private readonly table: RunTable;
+  private execution?: { controller: AbortController; done: Promise<void> };
+  private readonly sseSubscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.table = new RunTable(ctx.storage.sql);
+  }
+
+  private get runtime(): Runtime {
+    return runtimeFor(this.env);
+  }
+
+  /**
+   * Idempotent start: the same request again is the same run; another request under this id is
+   * ERR_CONFLICT. Errors come back as values: a thrown error loses its type crossing RPC.
+   */
+  async start(request: RunRequest & { run_id: string }): Promise<StartResult> {
+    const requestSha256 = await sha256Hex(canonicalJson(request));
+    const existing = this.table.get();
+    if (existing) {
+      if (existing.request_sha256 !== requestSha256) {
+        return {
+          ok: false,
+          error: {
+            code: "ERR_CONFLICT",
+            message: `run_id ${request.run_id} was already used for a different request`,
+          },
+        };
+      }
+      return { ok: true, resource: this.resourceOf(existing), created: false };
+    }
+    const { config, registry, store } = this.runtime;
+    let plan: RunPlan;
+    try {
+      plan = await planRun(request, {
+        registry,
+        worldId: config.worldId,
+        platform: "amd64",
+        presignPut: (key, seconds) => store.presignPut(key, seconds),
+      });
+    } catch (error) {
+      return { ok: false, error: toErrorBody(error) };
+    }
+    const now = Date.now();
+    this.table.create(request, requestSha256, new Date(now).toISOString(), now + plan.timeoutMs);
+    await this.ctx.storage.setAlarm(now + plan.timeoutMs);
+    this.launch(plan, request);
+    return { ok: true, resource: this.resourceOf(this.table.get() as RunRow), created: true };
+  }
+
+  async resource(): Promise<RunResource | null> {
+    const row = this.table.get();
+    return row ? this.resourceOf(row) : null;
+  }
+
+  async cancel(): Promise<RunResource | null> {
+    const row = this.table.get();
+    if (!row) return null;
+    if (this.execution)
+      this.execution.controller.abort(new TheoryError("ERR_CANCELED", "the run was canceled"));
+    else if (!isTerminal(row.state)) {
+      await this.settleWithout(row, { code: "ERR_CANCELED", message: "the run was canceled" });
+    }
+    return this.resourceOf(this.table.get() as RunRow);
+  }
+
+  /** The timeout backstop: aborts a live session, or settles a run whose session was lost. */
+  override async alarm(): Promise<void> {
+    const row = this.table.get();
+    if (!row || isTerminal(row.state)) return;
+    if (row.envelope) return this.persist(row.envelope, row.receipt as string); // a persist that failed before
+    const budget = new TheoryError("ERR_WS_TIMEOUT", "the run exceeded its time budget");
+    if (this.execution) {
+      this.execution.controller.abort(budget);
+      await this.ctx.storage.setAlarm(Date.now() + SETTLE_MARGIN_MS);
+      return;
+    }
+    await this.settleWithout(row, budget.toBody());
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    if (!this.table.get()) {
+      return Response.json(
+        { status: "error", error: { code: "ERR_NOT_FOUND", message: "no such run" } },
+        { status: 404 },
+      );
+    }
+    const after = resumeAfter(request);
+    if (request.headers.get("Upgrade")?.toLowerCase() === "websocket") return this.acceptSubscriber(after);
+    return this.streamSse(after);
+  }
+
+  override async webSocketMessage(): Promise<void> {
+    // Subscribers only listen; anything they send is ignored.
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code === 1005 ? 1000 : code, reason);
+    } catch {
+      // Already closed.
+    }
+  }
+
+  private resourceOf(row: RunRow): RunResource {
+    const settled = isTerminal(row.state);
+    return {
+      run_id: row.run_id,
+      ref: row.ref,
+      target: row.target,
+      state: row.state,
+      envelope: settled && row.envelope ? EnvelopeSchema.parse(JSON.parse(row.envelope)) : null,
+    };
+  }
+
+  private transportFor(request: RunRequest): RunTransport {
+    const { config, log } = this.runtime;
+    if (request.target === "local") {
+      // The AgentTunnel is the local transport; until an agent is connected there is none to reach.
+      return {
+        open: async () => {
+          throw new TheoryError("ERR_ENDPOINT_MISSING", `agent ${request.agent} is not connected`);
+        },
+      };
+    }
+    const registry = this.env.ENDPOINTS.getByName(ENDPOINTS_INSTANCE);
+    return endpointTransport({
+      resolve: (ref) => registry.get(ref),
+      connect: workerdConnect,
+      fetch: (input, init) => fetch(input, init),
+      health: config.health,
+      headers: config.modalProxy
+        ? { "Modal-Key": config.modalProxy.key, "Modal-Secret": config.modalProxy.secret }
+        : {},
+      log: log.child({ target: "modal", ref: request.ref, execution_id: request.run_id }),
+    });
+  }
+
+  private launch(plan: RunPlan, request: RunRequest & { run_id: string }): void {
+    const controller = new AbortController();
+    const { log, store } = this.runtime;
+    const run = async () => {
+      this.table.setState("running");
+      log.info("ws.run.start", { execution_id: plan.runId, ref: plan.ref, target: request.target });
+      const record = await executeRun(plan, this.transportFor(request), controller.signal, {
+        onFrame: (frame, text) => this.onFrame(frame, text),
+        storedEtag: async (key) => (await store.head(key))?.etag ?? null,
+        log,
+      });
+      this.execution = undefined;
+      await this.settle(record, request);
+    };
+    const done = run().catch((error: unknown) =>
+      log.error("error.run.settle", { execution_id: plan.runId, error: error as Error }),
+    );
+    // No waitUntil: a Durable Object stays alive while its socket to the processor is open.
+    this.execution = { controller, done };
+  }
+
+  private onFrame(frame: ProcessorFrame, text: string): void {
+    if (frame.kind === "RunResult") return; // the terminal `done` carries the checked envelope instead
+    const seq = this.table.appendEvent(frame.kind, text);
+    this.broadcast({ seq, kind: frame.kind, data: text });
+  }
+
+  private async settle(record: RunRecord, request: RunRequest & { run_id: string }): Promise<void> {
+    const row = this.table.get() as RunRow;
+    const state = stateOf(record.envelope);
+    const receipt: Receipt = {
+      run_id: row.run_id,
+      ref: row.ref,
+      target: row.target,
+      ...(request.agent ? { agent: request.agent } : {}),
+      state,
+      attempts: record.attempts,
+      timings: {
+        queued_at: row.queued_at,
+        started_at: record.startedAt,
+        ...(record.ackedAt ? { acked_at: record.ackedAt } : {}),
+        settled_at: record.settledAt,
+        duration_ms: Math.max(0, Date.parse(record.settledAt) - Date.parse(row.queued_at)),
+      },
+      frames: record.frames,
+      envelope: { bytes: encoder.encode(record.text).byteLength, sha256: record.sha256 },
+    };
+    this.table.setResult(record.text, canonicalJson(receipt));
+    await this.persist(record.text, canonicalJson(receipt));
+  }
+
+  /** Settles a run that has no live session (lost, or canceled before it started). */
+  private async settleWithout(row: RunRow, error: ErrorBody): Promise<void> {
+    const tool = lookupTool(this.runtime.registry, row.ref);
+    const envelope = buildErrorEnvelope({
+      runId: row.run_id,
+      error,
+      envFingerprint: envFingerprint(tool.resources),
+    });
+    const text = canonicalJson(envelope);
+    const now = new Date().toISOString();
+    const receipt: Receipt = {
+      run_id: row.run_id,
+      ref: row.ref,
+      target: row.target,
+      ...(row.agent ? { agent: row.agent } : {}),
+      state: stateOf(envelope),
+      attempts: [],
+      timings: {
+        queued_at: row.queued_at,
+        settled_at: now,
+        duration_ms: Math.max(0, Date.parse(now) - Date.parse(row.queued_at)),
+      },
+      frames: { total: 0, tokens: 0, bytes_in: 0 },
+      envelope: { bytes: encoder.encode(text).byteLength, sha256: await sha256Hex(text) },
+    };
+    this.table.setResult(text, canonicalJson(receipt));
+    await this.persist(text, canonicalJson(receipt));
+  }
+
+  /** Envelope and receipt reach storage before the state turns terminal; a failed write is retried by the alarm. */
+  private async persist(envelopeText: string, receiptText: string): Promise<void> {
+    const { config, store, log } = this.runtime;
+    const row = this.table.get() as RunRow;
+    try {
+      await store.put(
+        worldObjectKey(config.worldId, row.run_id, ENVELOPE_OBJECT),
+        encoder.encode(envelopeText),
+        "application/json",
+      );
+      await store.put(
+        worldObjectKey(config.worldId, row.run_id, RECEIPT_OBJECT),
+        encoder.encode(receiptText),
+        "application/json",
+      );
+    } catch (error) {
+      log.error("error.run.persist", { execution_id: row.run_id, error: error as Error });
+      await this.ctx.storage.setAlarm(Date.now() + 2000);
+      return;
+    }
+    const envelope = EnvelopeSchema.parse(JSON.parse(envelopeText));
+    this.table.setState(stateOf(envelope));
+    await this.ctx.storage.deleteAlarm();
+    log.info("ws.run.settle", { execution_id: row.run_id, ref: row.ref, state: stateOf(envelope) });
+    this.broadcast({ kind: DONE, data: envelopeText }, true);
+  }
+
+  private broadcast(event: { seq?: number; kind: string; data: string }, last = false): void {
+    const sse = encoder.encode(sseEvent(event));
+    for (const writer of this.sseSubscribers) {
+      writer.write(sse).catch(() => this.sseSubscribers.delete(writer));
+      if (last) writer.close().catch(() => {});
+    }
+    if (last) this.sseSubscribers.clear();
+    const text = wsEvent(event);
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(text);
+        if (last) ws.close(1000, "done");
+      } catch {
+        // A subscriber that went away.
+      }
+    }
+  }
+
+  private streamSse(after: number): Response {
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const replay = this.table
+      .eventsAfter(after)
+      .map((e) => sseEvent({ seq: e.seq, kind: e.kind, data: e.data }))
+      .join("");
+    void writer.write(encoder.encode(replay));
+    const current = this.table.get() as RunRow;
+    if (isTerminal(current.state)) {
+      void writer
+        .write(encoder.encode(sseEvent({ kind: DONE, data: current.envelope as string })))
+        .then(() => writer.close());
+    } else {
+      this.sseSubscribers.add(writer);
+    }
+    return new Response(readable, {
+      headers: { "content-type": "text/event-stream", "cache-control": "no-store" },
+    });
+  }
+
+  private acceptSubscriber(after: number): Response {
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server);
+    for (const e of this.table.eventsAfter(after))
+      server.send(wsEvent({ seq: e.seq, kind: e.kind, data: e.data }));
+    const current = this.table.get() as RunRow;
+    if (isTerminal(current.state)) {
+      server.send(wsEvent({ kind: DONE, data: current.envelope as string }));
+      server.close(1000, "done");
+    }
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}

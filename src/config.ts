@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ScopeSchema } from "./contract/api.ts";
 import { AgentIdSchema, WorldIdSchema } from "./contract/primitives.ts";
+import { type BackoffPolicy, HEALTH_BACKOFF } from "./core/backoff.ts";
 import { TheoryError } from "./core/errors.ts";
 import { LOG_LEVELS, type Logger } from "./core/log.ts";
 import { describeIssues } from "./core/validation.ts";
@@ -34,6 +35,7 @@ const BindingsSchema = z
     STORAGE: z.enum(["r2", "s3"]),
     ENDPOINT_POLICY: z.enum(["https", "https+loopback"]),
     LOG_LEVEL: z.enum(LOG_LEVELS),
+    HEALTH_BUDGET_MS: z.coerce.number().int().min(0).max(60_000),
     AUTH_TOKENS: jsonText(z.array(TokenGrantSchema)),
     S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
     S3_REGION: z.string().min(1).optional(),
@@ -84,6 +86,8 @@ export interface ControlPlaneConfig {
   /** Whether http://127.0.0.1 endpoints are admitted besides https ones. */
   allowLoopbackEndpoints: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** Health polling before a run: SPEC §12's backoff within this budget. */
+  health: BackoffPolicy;
   tokens: readonly TokenGrant[];
   /** The S3 API used for presigned world-scope URLs (R2's S3 API or AWS), and for storage in "s3". */
   s3?: S3Settings;
@@ -111,6 +115,7 @@ export function resolveConfig(env: object, log?: Logger): ControlPlaneConfig {
     storage: vars.STORAGE,
     allowLoopbackEndpoints: vars.ENDPOINT_POLICY === "https+loopback",
     logLevel: vars.LOG_LEVEL,
+    health: { ...HEALTH_BACKOFF, totalMs: vars.HEALTH_BUDGET_MS },
     tokens: vars.AUTH_TOKENS,
     ...(vars.S3_ENDPOINT &&
     vars.S3_REGION &&
@@ -134,6 +139,7 @@ export function resolveConfig(env: object, log?: Logger): ControlPlaneConfig {
   log?.info("config.resolved", {
     world_id: config.worldId,
     storage: config.storage,
+    health_budget_ms: config.health.totalMs,
     allow_loopback_endpoints: config.allowLoopbackEndpoints,
     tokens: config.tokens.map((grant) => grant.name),
     s3_endpoint: config.s3?.endpoint,

@@ -1,10 +1,26 @@
 import { Hono } from "hono";
+import type { AppEnv } from "./api/context.ts";
+import { endpoints } from "./api/endpoints.ts";
+import { onError, sendError } from "./api/errors.ts";
+import { withRuntime } from "./api/middleware.ts";
+import { runs } from "./api/runs.ts";
+import { TheoryError } from "./core/errors.ts";
 
 export { EndpointRegistry } from "../durable-objects/endpoint-registry.ts";
 export { RunSession } from "../durable-objects/run-session.ts";
 
-const app = new Hono();
+const app = new Hono<AppEnv>();
 
 app.get("/healthz", (c) => c.json({ ok: true }));
+app.use("/v1/*", withRuntime);
+app.route("/v1/runs", runs);
+app.route("/v1/endpoints", endpoints);
+app.notFound((c) =>
+  sendError(
+    c,
+    new TheoryError("ERR_NOT_FOUND", `no such route: ${c.req.method} ${new URL(c.req.url).pathname}`),
+  ),
+);
+app.onError(onError);
 
 export default app;

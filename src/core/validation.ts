@@ -13,7 +13,9 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** One line naming every bad field, e.g. `port: Too big: expected number to be <=65535`. */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}): string {
   return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`).join("; ");
 }
 

@@ -1,15 +1,34 @@
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import type { TestProject } from "vitest/node";
-import { startS3 } from "../support/s3.ts";
 
-/** Real peers the workerd tests talk to over loopback; they run here in Node. */
+interface Peers {
+  s3Endpoint: string;
+  processors: { litellm: string; echo: string; rogue: string };
+}
+
+/** Starts the Node peers (test/support/peers-main.ts) for the workerd tests and provides their URLs. */
 export default async function setup(project: TestProject) {
-  const s3 = await startS3("theory");
-  project.provide("s3Endpoint", s3.endpoint);
-  return () => s3.close();
+  const child = spawn(process.execPath, [join(import.meta.dirname, "../support/peers-main.ts")], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`test peers exited early (${code})`)));
+  });
+  const peers = JSON.parse(line) as Peers;
+  project.provide("s3Endpoint", peers.s3Endpoint);
+  project.provide("processors", peers.processors);
+  return async () => {
+    child.stdin.end();
+    await new Promise((resolve) => child.once("exit", resolve));
+  };
 }
 
 declare module "vitest" {
   export interface ProvidedContext {
     s3Endpoint: string;
+    processors: Peers["processors"];
   }
 }

@@ -1,0 +1,76 @@
+import { zValidator } from "@hono/zod-validator";
+import { type Context, Hono } from "hono";
+import { ENDPOINTS_INSTANCE } from "../../durable-objects/endpoint-registry.ts";
+import { EndpointRegistrationSchema } from "../contract/api.ts";
+import { RefSchema } from "../contract/ref.ts";
+import { TheoryError } from "../core/errors.ts";
+import { lookupTool } from "../core/registry.ts";
+import type { AppEnv } from "./context.ts";
+import { validationHook } from "./errors.ts";
+import { jsonBody, requireScope } from "./middleware.ts";
+
+const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
+
+/** `/v1/endpoints/{namespace}/{name@version}` -> a ref the registry knows (else ERR_NOT_FOUND). */
+function refParam(c: Context<AppEnv>): string {
+  const ref = `${c.req.param("namespace")}/${c.req.param("name")}`;
+  if (!RefSchema.safeParse(ref).success) throw new TheoryError("ERR_NOT_FOUND", `not a ref: ${ref}`);
+  try {
+    lookupTool(c.var.runtime.registry, ref);
+  } catch {
+    throw new TheoryError("ERR_NOT_FOUND", `unknown ref ${ref}`);
+  }
+  return ref;
+}
+
+/**
+ * The control plane dials only registered endpoints (no user-supplied URLs at run time), and only
+ * https ones — plus http on loopback when ENDPOINT_POLICY admits it for local development.
+ */
+function checkEndpointUrl(raw: string, allowLoopback: boolean): string {
+  const url = new URL(raw);
+  if (url.username || url.password || url.search || url.hash) {
+    throw new TheoryError("ERR_INPUTS", "endpoint URL must not carry credentials, a query or a fragment", {
+      status: 422,
+    });
+  }
+  const loopbackHttp = url.protocol === "http:" && LOOPBACK.has(url.hostname) && allowLoopback;
+  if (url.protocol !== "https:" && !loopbackHttp) {
+    throw new TheoryError("ERR_INPUTS", "endpoint URL must be https", { status: 422 });
+  }
+  return url.origin + url.pathname.replace(/\/+$/, "");
+}
+
+const registry = (c: Context<AppEnv>) => c.env.ENDPOINTS.getByName(ENDPOINTS_INSTANCE);
+
+export const endpoints = new Hono<AppEnv>()
+  .put(
+    "/:namespace/:name",
+    requireScope("endpoints:write"),
+    jsonBody,
+    zValidator("json", EndpointRegistrationSchema, validationHook),
+    async (c) => {
+      const ref = refParam(c);
+      const body = c.req.valid("json");
+      const registration = {
+        url: checkEndpointUrl(body.url, c.var.runtime.config.allowLoopbackEndpoints),
+        image_digest: body.image_digest,
+      };
+      await registry(c).put(ref, registration);
+      c.var.runtime.log.info("endpoint.registered", { ref });
+      return c.json({ ref, ...registration });
+    },
+  )
+  .get("/:namespace/:name", requireScope("endpoints:write"), async (c) => {
+    const ref = refParam(c);
+    const registration = await registry(c).get(ref);
+    if (!registration) throw new TheoryError("ERR_NOT_FOUND", `no endpoint registered for ${ref}`);
+    return c.json({ ref, ...registration });
+  })
+  .delete("/:namespace/:name", requireScope("endpoints:write"), async (c) => {
+    const ref = refParam(c);
+    if (!(await registry(c).remove(ref)))
+      throw new TheoryError("ERR_NOT_FOUND", `no endpoint registered for ${ref}`);
+    c.var.runtime.log.info("endpoint.deregistered", { ref });
+    return c.body(null, 204);
+  });

@@ -1,0 +1,39 @@
+// Starts the real peers the workerd tests talk to (an S3-compatible store, the real processor for
+// each tool, and a peer that misbehaves as its prompt asks), prints their URLs as one JSON line on
+// stdout, and stops them when stdin closes. Run as its own Node process: the workerd test project
+// resolves packages for the browser, which `ws` servers cannot run under.
+import { startProcessor } from "./processor.ts";
+import { startRogueProcessor } from "./rogue-processor.ts";
+import { startS3 } from "./s3.ts";
+
+const s3 = await startS3("theory");
+const litellm = await startProcessor({ toolRef: "llm/litellm@1" });
+const echo = await startProcessor({
+  toolRef: "echo/text@1",
+  env: { ENV_FINGERPRINT: "cpu:0.25;memory:256Mi" },
+});
+const rogue = await startRogueProcessor({
+  script: (socket, payload) => {
+    const ack = () => socket.send(JSON.stringify({ kind: "Ack", content: { run_id: payload.run_id } }));
+    switch (payload.inputs?.prompt) {
+      case "hang":
+        return ack();
+      case "garbage":
+        ack();
+        return socket.send("{{not json");
+      case "close":
+        ack();
+        return socket.close(1000);
+      default:
+        return socket.close(1011);
+    }
+  },
+});
+process.stdout.write(
+  `${JSON.stringify({ s3Endpoint: s3.endpoint, processors: { litellm: litellm.http, echo: echo.http, rogue: rogue.url } })}\n`,
+);
+process.stdin.resume();
+process.stdin.on("end", async () => {
+  await Promise.all([s3.close(), litellm.close(), echo.close(), rogue.close()]);
+  process.exit(0);
+});

@@ -1,0 +1,116 @@
+import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
+
+const processors = inject("processors");
+
+beforeAll(async () => {
+  // The misbehaving peer stands in for llm/litellm@1 here; its prompt says how it misbehaves.
+  await registerEndpoint("llm/litellm@1", processors.rogue);
+});
+
+async function waitForState(runId: string, state: string) {
+  for (let i = 0; i < 200; i++) {
+    const resource = (await (await api(`/v1/runs/${runId}`)).json()) as { state: string };
+    if (resource.state === state) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`run ${runId} never reached ${state}`);
+}
+
+describe("a processor that misbehaves", () => {
+  it("sends garbage after Ack -> failed ERR_INTERNAL (protocol), not retried", async () => {
+    const runId = uniqueRunId("garbage");
+    const { resource } = await runAndWait(runRequest(runId, { inputs: { prompt: "garbage" } }));
+    expect(resource).toMatchObject({
+      state: "failed",
+      envelope: { error: { code: "ERR_INTERNAL", message: expect.stringContaining("protocol") } },
+    });
+    const receipt = (await (await api(`/v1/runs/${runId}/receipt`)).json()) as { attempts: unknown[] };
+    expect(receipt.attempts).toHaveLength(1);
+  });
+
+  it("closes mid-run -> failed ERR_INTERNAL", async () => {
+    const { resource } = await runAndWait(runRequest(uniqueRunId("close"), { inputs: { prompt: "close" } }));
+    expect(resource).toMatchObject({
+      state: "failed",
+      envelope: { error: { code: "ERR_INTERNAL", message: expect.stringContaining("closed mid-run") } },
+    });
+  });
+
+  it("hangs after Ack -> the timeout alarm settles ERR_WS_TIMEOUT", async () => {
+    const runId = uniqueRunId("hang");
+    await api("/v1/runs", {
+      method: "POST",
+      json: runRequest(runId, { inputs: { prompt: "hang" }, timeout_s: 1 }),
+    });
+    await waitForState(runId, "running");
+    const stub = env.RUN_SESSION.getByName(runId);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const { resource } = await runAndWait(runRequest(runId, { inputs: { prompt: "hang" }, timeout_s: 1 }));
+    expect(resource).toMatchObject({ state: "failed", envelope: { error: { code: "ERR_WS_TIMEOUT" } } });
+  });
+});
+
+describe("event subscribers over WebSocket", () => {
+  async function subscribe(runId: string) {
+    const upgrade = await api(`/v1/runs/${runId}/events`, { headers: { Upgrade: "websocket" } });
+    expect(upgrade.status).toBe(101);
+    const socket = upgrade.webSocket as WebSocket;
+    const received: string[] = [];
+    const closed = new Promise<number>((resolve) =>
+      socket.addEventListener("close", (event) => resolve(event.code)),
+    );
+    socket.addEventListener("message", (event) => received.push(event.data as string));
+    socket.accept();
+    return { received, closed };
+  }
+
+  it("replays the stored events, then delivers done live", async () => {
+    const runId = uniqueRunId("ws-live");
+    await api("/v1/runs", {
+      method: "POST",
+      json: runRequest(runId, { inputs: { prompt: "hang" }, timeout_s: 300 }),
+    });
+    await waitForState(runId, "running");
+    const subscriber = await subscribe(runId);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(subscriber.received.map((text) => JSON.parse(text).event)).toEqual(["Ack"]);
+    // This peer never answers Cancel: the run settles ERR_CANCELED after the grace period.
+    await api(`/v1/runs/${runId}/cancel`, { method: "POST" });
+    expect(await subscriber.closed).toBe(1000);
+    expect(JSON.parse(subscriber.received.at(-1) as string)).toMatchObject({
+      event: "done",
+      data: { error: { code: "ERR_CANCELED" } },
+    });
+  }, 20_000);
+
+  it("keeps a subscriber's socket across eviction (hibernation) and settles a lost session by the alarm", async () => {
+    const runId = uniqueRunId("ws-sub");
+    await api("/v1/runs", {
+      method: "POST",
+      json: runRequest(runId, { inputs: { prompt: "hang" }, timeout_s: 300 }),
+    });
+    await waitForState(runId, "running");
+    const first = await subscribe(runId);
+    for (let i = 0; i < 100 && first.received.length === 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    // The instance dies (deploy, crash): its session to the processor is lost, its storage is not.
+    await abortAllDurableObjects();
+    const subscriber = await subscribe(runId);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(subscriber.received.map((text) => JSON.parse(text).event)).toEqual(["Ack"]);
+
+    // Nothing holds the object now but a hibernatable subscriber socket: evict it, keep the socket.
+    const stub = env.RUN_SESSION.getByName(runId);
+    await evictDurableObject(stub);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await subscriber.closed).toBe(1000);
+    expect(JSON.parse(subscriber.received.at(-1) as string)).toMatchObject({
+      event: "done",
+      data: { status: "error", run_id: runId, error: { code: "ERR_WS_TIMEOUT" } },
+    });
+    expect(((await (await api(`/v1/runs/${runId}`)).json()) as { state: string }).state).toBe("failed");
+  });
+});
