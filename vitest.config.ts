@@ -2,6 +2,38 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { authTokensBinding } from "./test/support/tokens.ts";
 
+/** A workerd project over wrangler.toml, with test bindings: known tokens, S3 on the test s3rver. */
+function workerProject(name: string, storage: "r2" | "s3", include: string[]) {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            STORAGE: storage,
+            AUTH_TOKENS: authTokensBinding(),
+            ENDPOINT_POLICY: "https+loopback",
+            LOG_LEVEL: "warn",
+            HEALTH_BUDGET_MS: "600",
+            S3_ENDPOINT: inject("s3Endpoint"),
+            S3_REGION: "us-east-1",
+            S3_BUCKET: "theory",
+            S3_ACCESS_KEY_ID: "S3RVER",
+            S3_SECRET_ACCESS_KEY: "S3RVER",
+          },
+        },
+      })),
+    ],
+    test: {
+      name,
+      include,
+      globalSetup: ["test/worker/global-setup.ts"],
+      // Files share one Miniflare's storage (the endpoint registry above all): run them in turn.
+      fileParallelism: false,
+    },
+  };
+}
+
 export default defineConfig({
   test: {
     projects: [
@@ -12,35 +44,9 @@ export default defineConfig({
           environment: "node",
         },
       },
-      {
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              // Test settings over wrangler.toml: tokens known to the tests, and S3 presigning
-              // against the s3rver the global setup started.
-              bindings: {
-                AUTH_TOKENS: authTokensBinding(),
-                ENDPOINT_POLICY: "https+loopback",
-                LOG_LEVEL: "warn",
-                HEALTH_BUDGET_MS: "600",
-                S3_ENDPOINT: inject("s3Endpoint"),
-                S3_REGION: "us-east-1",
-                S3_BUCKET: "theory",
-                S3_ACCESS_KEY_ID: "S3RVER",
-                S3_SECRET_ACCESS_KEY: "S3RVER",
-              },
-            },
-          })),
-        ],
-        test: {
-          name: "worker",
-          include: ["test/shared/**/*.test.ts", "test/worker/**/*.test.ts"],
-          globalSetup: ["test/worker/global-setup.ts"],
-          // Files share one Miniflare's storage (the endpoint registry above all): run them in turn.
-          fileParallelism: false,
-        },
-      },
+      workerProject("worker", "r2", ["test/shared/**/*.test.ts", "test/worker/**/*.test.ts"]),
+      // The same Worker with STORAGE=s3: world scope, where presigned PUTs and storage are one store.
+      workerProject("worker-s3", "s3", ["test/worker-s3/**/*.test.ts"]),
       {
         test: {
           name: "e2e",
