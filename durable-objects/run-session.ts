@@ -48,6 +48,7 @@ export class RunSession extends DurableObject<Env> {
   private readonly table: RunTable;
   private execution?: { controller: AbortController; done: Promise<void> };
   private readonly sseSubscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  private readonly settledWaiters = new Set<() => void>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -99,6 +100,23 @@ export class RunSession extends DurableObject<Env> {
   async resource(): Promise<RunResource | null> {
     const row = this.table.get();
     return row ? this.resourceOf(row) : null;
+  }
+
+  /** The run resource once it settles, or as it stands after `timeoutMs` (for `Prefer: wait`). */
+  async waitSettled(timeoutMs: number): Promise<RunResource | null> {
+    const row = this.table.get();
+    if (!row || isTerminal(row.state)) return row ? this.resourceOf(row) : null;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const waiters = this.settledWaiters;
+      function done() {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve();
+      }
+      waiters.add(done);
+    });
+    return this.resourceOf(this.table.get() as RunRow);
   }
 
   async cancel(): Promise<RunResource | null> {
@@ -269,16 +287,11 @@ export class RunSession extends DurableObject<Env> {
     const { config, store, log } = this.runtime;
     const row = this.table.get() as RunRow;
     try {
-      await store.put(
-        worldObjectKey(config.worldId, row.run_id, ENVELOPE_OBJECT),
-        encoder.encode(envelopeText),
-        "application/json",
-      );
-      await store.put(
-        worldObjectKey(config.worldId, row.run_id, RECEIPT_OBJECT),
-        encoder.encode(receiptText),
-        "application/json",
-      );
+      const key = (name: string) => worldObjectKey(config.worldId, row.run_id, name);
+      await Promise.all([
+        store.put(key(ENVELOPE_OBJECT), encoder.encode(envelopeText), "application/json"),
+        store.put(key(RECEIPT_OBJECT), encoder.encode(receiptText), "application/json"),
+      ]);
     } catch (error) {
       log.error("error.run.persist", { execution_id: row.run_id, error: error as Error });
       await this.ctx.storage.setAlarm(Date.now() + 2000);
@@ -289,6 +302,7 @@ export class RunSession extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     log.info("ws.run.settle", { execution_id: row.run_id, ref: row.ref, state: stateOf(envelope) });
     this.broadcast({ kind: DONE, data: envelopeText }, true);
+    for (const wake of [...this.settledWaiters]) wake();
   }
 
   private broadcast(event: { seq?: number; kind: string; data: string }, last = false): void {

@@ -1,43 +1,14 @@
 // npm run bench:processor — runs/s and p50/p99 latency of echo over WS and HTTP at 1 and 32
 // concurrent clients, and Token frames/s for a 10k-token mock stream. The processor runs as its own
 // process on loopback; every loop is bounded by a run count. Results go to stdout as JSON lines.
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import WebSocket from "ws";
-import { RUN_SUBPROTOCOL } from "../src/contract/frames.ts";
 import { defaultWritePrefix } from "../src/core/paths.ts";
+import { startProcessorProcess } from "./lib/local-stack.ts";
+import { measure, print, wsRun } from "./lib/measure.ts";
 
-const DIGEST = `sha256:${"0".repeat(64)}`;
 const RUNS: Record<number, number> = { 1: 300, 32: 2000 };
-
-async function startProcessor(toolRef: string, port: number, artifactsRoot: string) {
-  const child = spawn(process.execPath, [join(import.meta.dirname, "..", "processor", "main.ts")], {
-    env: {
-      ...process.env,
-      TOOL_REF: toolRef,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      IMAGE_DIGEST: DIGEST,
-      ENV_FINGERPRINT: "cpu:1;memory:2Gi",
-      ARTIFACTS_ROOT: artifactsRoot,
-    },
-    stdio: ["ignore", "ignore", "ignore"],
-  });
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if (
-      await fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return child;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill();
-  throw new Error(`processor ${toolRef} did not become healthy`);
-}
 
 const payload = (ref: string, runId: string, inputs: object) =>
   JSON.stringify({
@@ -47,21 +18,6 @@ const payload = (ref: string, runId: string, inputs: object) =>
     write_prefix: defaultWritePrefix(ref, runId),
     settle: "fast",
   });
-
-function wsRun(url: string, body: string, onToken?: () => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, [RUN_SUBPROTOCOL]);
-    let settled = false;
-    socket.on("open", () => socket.send(`{"kind":"RunOpen","content":{"role":"client","payload":${body}}}`));
-    socket.on("message", (data) => {
-      const text = data.toString();
-      if (text.includes('"kind":"Token"')) onToken?.();
-      else if (text.includes('"kind":"RunResult"')) settled = text.includes('"status":"success"');
-    });
-    socket.on("close", () => (settled ? resolve() : reject(new Error("run did not succeed"))));
-    socket.on("error", reject);
-  });
-}
 
 async function httpRun(url: string, body: string): Promise<void> {
   const response = await fetch(url, {
@@ -73,57 +29,51 @@ async function httpRun(url: string, body: string): Promise<void> {
   if (!text.includes('"status":"success"')) throw new Error(`run did not succeed: ${text}`);
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-const round = (n: number) => Math.round(n * 100) / 100;
-
-async function measure(name: string, concurrency: number, runs: number, once: (i: number) => Promise<void>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < runs) {
-        const i = next++;
-        const t0 = performance.now();
-        await once(i);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  process.stdout.write(
-    `${JSON.stringify({ bench: name, concurrency, runs, runs_per_s: round(runs / seconds), p50_ms: round(percentile(latencies, 50)), p99_ms: round(percentile(latencies, 99)) })}\n`,
-  );
-}
-
 const artifactsRoot = await mkdtemp(join(tmpdir(), "theory-bench-"));
-const echo = await startProcessor("echo/text@1", 18701, artifactsRoot);
-const llm = await startProcessor("llm/litellm@1", 18702, artifactsRoot);
+const env = {
+  IMAGE_DIGEST: `sha256:${"0".repeat(64)}`,
+  ENV_FINGERPRINT: "cpu:1;memory:2Gi",
+  ARTIFACTS_ROOT: artifactsRoot,
+};
+const echo = await startProcessorProcess({ toolRef: "echo/text@1", port: 18701, env });
+const llm = await startProcessorProcess({ toolRef: "llm/litellm@1", port: 18702, env });
 try {
   const echoBody = (i: number) => payload("echo/text@1", `bench-${i}`, { params: { text: `hello ${i}` } });
   for (const concurrency of [1, 32]) {
     const runs = RUNS[concurrency] as number;
-    await measure("echo.ws", concurrency, runs, (i) => wsRun("ws://127.0.0.1:18701/run", echoBody(i)));
-    await measure("echo.http", concurrency, runs, (i) => httpRun("http://127.0.0.1:18701/run", echoBody(i)));
+    print({
+      bench: "echo.ws",
+      concurrency,
+      ...(await measure(concurrency, runs, (i) =>
+        wsRun(`${echo.url.replace("http", "ws")}/run`, echoBody(i)),
+      )),
+    });
+    print({
+      bench: "echo.http",
+      concurrency,
+      ...(await measure(concurrency, runs, (i) => httpRun(`${echo.url}/run`, echoBody(i)))),
+    });
   }
-  for (let round_ = 0; round_ < 3; round_++) {
+  for (let round = 0; round < 3; round++) {
     let tokens = 0;
     const t0 = performance.now();
     await wsRun(
-      "ws://127.0.0.1:18702/run",
-      payload("llm/litellm@1", `tokens-${round_}`, { prompt: "bench", max_tokens: 10_000 }),
+      `${llm.url.replace("http", "ws")}/run`,
+      payload("llm/litellm@1", `tokens-${round}`, { prompt: "bench", max_tokens: 10_000 }),
       () => tokens++,
     );
     const ms = performance.now() - t0;
     if (tokens !== 10_000) throw new Error(`expected 10000 tokens, got ${tokens}`);
-    process.stdout.write(
-      `${JSON.stringify({ bench: "litellm.mock.tokens", round: round_, tokens, ms: round(ms), tokens_per_s: Math.round(tokens / (ms / 1000)) })}\n`,
-    );
+    print({
+      bench: "litellm.mock.tokens",
+      round,
+      tokens,
+      ms: Math.round(ms),
+      tokens_per_s: Math.round(tokens / (ms / 1000)),
+    });
   }
 } finally {
-  echo.kill();
-  llm.kill();
+  await echo.stop();
+  await llm.stop();
   await rm(artifactsRoot, { recursive: true, force: true });
 }

@@ -1,0 +1,112 @@
+// Starts pieces of the stack as separate local processes, for benchmarks and end-to-end runs:
+// the processor from source, and the control plane under `wrangler dev`.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SCOPES } from "../../src/contract/api.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+
+export interface LocalProcess {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function waitHealthy(url: string, child: ChildProcess, what: string, attempts = 600): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode})`);
+    if (
+      await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill();
+  throw new Error(`${what} did not become healthy at ${url}`);
+}
+
+const stopper =
+  (child: ChildProcess, cleanup: () => Promise<void> = async () => {}) =>
+  async () => {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+    await cleanup();
+  };
+
+/** The processor from source (`node processor/main.ts`), serving one tool on loopback. */
+export async function startProcessorProcess(options: {
+  toolRef: string;
+  port: number;
+  env: Record<string, string>;
+}): Promise<LocalProcess> {
+  const child = spawn(process.execPath, [join(root, "processor", "main.ts")], {
+    env: {
+      ...process.env,
+      TOOL_REF: options.toolRef,
+      PORT: String(options.port),
+      HOST: "127.0.0.1",
+      ...options.env,
+    },
+    stdio: ["ignore", "ignore", "ignore"],
+  });
+  const url = `http://127.0.0.1:${options.port}`;
+  await waitHealthy(url, child, `processor ${options.toolRef}`);
+  return { url, child, stop: stopper(child) };
+}
+
+/** A fresh bearer token with every scope, and the AUTH_TOKENS value that admits it. */
+export function makeToken(name = "local"): { token: string; authTokens: string } {
+  const token = randomBytes(24).toString("base64url");
+  const sha256 = createHash("sha256").update(token).digest("hex");
+  return { token, authTokens: JSON.stringify([{ name, sha256, scopes: [...SCOPES] }]) };
+}
+
+/** The control plane under `wrangler dev` on loopback, with its own state folder and settings. */
+export async function startControlPlane(options: {
+  port: number;
+  vars: Record<string, string>;
+}): Promise<LocalProcess> {
+  const dir = await mkdtemp(join(tmpdir(), "theory-cp-"));
+  const envFile = join(dir, ".env");
+  await writeFile(
+    envFile,
+    Object.entries(options.vars)
+      .map(([key, value]) => `${key}='${value}'`)
+      .join("\n"),
+  );
+  // Wrangler's own launcher would pick whatever `node` is first on PATH; run it on this Node (24).
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, "node_modules", "wrangler", "bin", "wrangler.js"),
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(options.port),
+      "--env-file",
+      envFile,
+      "--persist-to",
+      join(dir, "state"),
+      "--show-interactive-dev-session=false",
+      "--log-level",
+      "error",
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
+  const url = `http://127.0.0.1:${options.port}`;
+  await waitHealthy(url, child, "wrangler dev");
+  return { url, child, stop: stopper(child, () => rm(dir, { recursive: true, force: true })) };
+}
