@@ -73,6 +73,8 @@ export function makeToken(name = "local"): { token: string; authTokens: string }
 export async function startControlPlane(options: {
   port: number;
   vars: Record<string, string>;
+  /** Extra process environment, e.g. NODE_EXTRA_CA_CERTS for a local CA. */
+  env?: Record<string, string>;
 }): Promise<LocalProcess> {
   const dir = await mkdtemp(join(tmpdir(), "theory-cp-"));
   const envFile = join(dir, ".env");
@@ -102,7 +104,7 @@ export async function startControlPlane(options: {
     ],
     {
       cwd: root,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+      env: { ...process.env, ...options.env, WRANGLER_SEND_METRICS: "false" },
       stdio: ["ignore", "ignore", "inherit"],
     },
   );

@@ -1,0 +1,128 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { type AddressInfo, connect } from "node:net";
+import { join } from "node:path";
+import { createServer } from "node:tls";
+
+export interface TestCa {
+  caCert: string;
+  /** A key and certificate for 127.0.0.1 and localhost, signed by the CA. */
+  key: string;
+  cert: string;
+  /** A self-signed key and certificate no one trusts. */
+  untrustedKey: string;
+  untrustedCert: string;
+}
+
+const openssl = (dir: string, ...args: string[]) =>
+  execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+
+/** A throwaway CA and server certificates, made with the openssl CLI into `dir`. */
+export function makeTestCa(dir: string): TestCa {
+  const san = "subjectAltName=IP:127.0.0.1,DNS:localhost";
+  // Server certificates are leaves; a strict TLS stack (workerd's) refuses a CA as an end entity.
+  const LEAF = "basicConstraints=critical,CA:FALSE";
+  openssl(
+    dir,
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=theory test CA",
+  );
+  openssl(
+    dir,
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    san,
+    "-addext",
+    LEAF,
+  );
+  openssl(
+    dir,
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "2",
+    "-copy_extensions",
+    "copy",
+  );
+  openssl(
+    dir,
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "untrusted.key",
+    "-out",
+    "untrusted.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    san,
+    "-addext",
+    LEAF,
+  );
+  return readTestCa(dir);
+}
+
+/** The CA and certificates `makeTestCa` wrote into `dir`. */
+export function readTestCa(dir: string): TestCa {
+  const read = (name: string) => readFileSync(join(dir, name), "utf8");
+  return {
+    caCert: read("ca.pem"),
+    key: read("server.key"),
+    cert: read("server.pem"),
+    untrustedKey: read("untrusted.key"),
+    untrustedCert: read("untrusted.pem"),
+  };
+}
+
+/** Terminates TLS on loopback and pipes the plain bytes to `targetPort`: https/wss in front of a processor. */
+export async function startTlsTerminator(options: { targetPort: number; key: string; cert: string }) {
+  const server = createServer({ key: options.key, cert: options.cert }, (secure) => {
+    const plain = connect(options.targetPort, "127.0.0.1");
+    secure.pipe(plain).pipe(secure);
+    const end = () => {
+      secure.destroy();
+      plain.destroy();
+    };
+    secure.on("error", end);
+    plain.on("error", end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
