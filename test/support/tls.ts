@@ -21,31 +21,16 @@ const openssl = (dir: string, ...args: string[]) =>
 export function makeTestCa(dir: string): TestCa {
   const san = "subjectAltName=IP:127.0.0.1,DNS:localhost";
   // Server certificates are leaves; a strict TLS stack (workerd's) refuses a CA as an end entity.
-  const LEAF = "basicConstraints=critical,CA:FALSE";
+  const leaf = "basicConstraints=critical,CA:FALSE";
+  const newKey = (name: string) => ["-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-days", "2"];
+  const selfSigned = (name: string, subject: string, ...extensions: string[]) =>
+    openssl(dir, "req", "-x509", ...newKey(name), "-out", `${name}.pem`, "-subj", subject, ...extensions);
+  selfSigned("ca", "/CN=theory test CA");
+  selfSigned("untrusted", "/CN=127.0.0.1", "-addext", san, "-addext", leaf);
   openssl(
     dir,
     "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=theory test CA",
-  );
-  openssl(
-    dir,
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "server.key",
+    ...newKey("server"),
     "-out",
     "server.csr",
     "-subj",
@@ -53,46 +38,20 @@ export function makeTestCa(dir: string): TestCa {
     "-addext",
     san,
     "-addext",
-    LEAF,
+    leaf,
   );
-  openssl(
-    dir,
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
+  const sign = [
     "-CA",
     "ca.pem",
     "-CAkey",
     "ca.key",
     "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "2",
     "-copy_extensions",
     "copy",
-  );
-  openssl(
-    dir,
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "untrusted.key",
-    "-out",
-    "untrusted.pem",
     "-days",
     "2",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-addext",
-    san,
-    "-addext",
-    LEAF,
-  );
+  ];
+  openssl(dir, "x509", "-req", "-in", "server.csr", "-out", "server.pem", ...sign);
   return readTestCa(dir);
 }
 
