@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { agentTransport } from "../src/adapters/agent-transport.ts";
 import { endpointTransport } from "../src/adapters/endpoint-transport.ts";
 import { workerdConnect } from "../src/adapters/workerd-socket.ts";
 import {
@@ -10,6 +11,7 @@ import {
 } from "../src/contract/api.ts";
 import { type Envelope, EnvelopeSchema, type ErrorBody } from "../src/contract/envelope.ts";
 import type { ProcessorFrame } from "../src/contract/frames.ts";
+import type { Platform } from "../src/contract/primitives.ts";
 import { canonicalJson, sha256Hex } from "../src/core/canonical.ts";
 import { buildErrorEnvelope } from "../src/core/envelope.ts";
 import { TheoryError, toErrorBody } from "../src/core/errors.ts";
@@ -84,7 +86,7 @@ export class RunSession extends DurableObject<Env> {
       plan = await planRun(request, {
         registry,
         worldId: config.worldId,
-        platform: "amd64",
+        platform: await this.platformFor(request),
         presignPut: (key, seconds) => store.presignPut(key, seconds),
       });
     } catch (error) {
@@ -95,6 +97,15 @@ export class RunSession extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(now + plan.timeoutMs);
     this.launch(plan, request);
     return { ok: true, resource: this.resourceOf(this.table.get() as RunRow), created: true };
+  }
+
+  /**
+   * The platform whose pin is expected: Modal runs amd64; a local run, its agent's (from its Hello).
+   * An agent that never said Hello cannot take the run anyway (ERR_ENDPOINT_MISSING), so amd64 there.
+   */
+  private async platformFor(request: RunRequest): Promise<Platform> {
+    if (request.target !== "local" || !request.agent) return "amd64";
+    return (await this.env.AGENT_TUNNEL.getByName(request.agent).status(request.agent)).platform ?? "amd64";
   }
 
   async resource(): Promise<RunResource | null> {
@@ -182,12 +193,12 @@ export class RunSession extends DurableObject<Env> {
   private transportFor(request: RunRequest): RunTransport {
     const { config, log } = this.runtime;
     if (request.target === "local") {
-      // The AgentTunnel is the local transport; until an agent is connected there is none to reach.
-      return {
-        open: async () => {
-          throw new TheoryError("ERR_ENDPOINT_MISSING", `agent ${request.agent} is not connected`);
-        },
-      };
+      const agentId = request.agent as string; // the request schema requires it for target local
+      return agentTransport({
+        tunnel: this.env.AGENT_TUNNEL.getByName(agentId),
+        agentId,
+        log: log.child({ target: "local", ref: request.ref, execution_id: request.run_id }),
+      });
     }
     const registry = this.env.ENDPOINTS.getByName(ENDPOINTS_INSTANCE);
     return endpointTransport({

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { agents } from "./api/agents.ts";
 import type { AppEnv } from "./api/context.ts";
 import { endpoints } from "./api/endpoints.ts";
 import { onError, sendError } from "./api/errors.ts";
@@ -6,6 +7,7 @@ import { withRuntime } from "./api/middleware.ts";
 import { runs } from "./api/runs.ts";
 import { TheoryError } from "./core/errors.ts";
 
+export { AgentTunnel } from "../durable-objects/agent-tunnel.ts";
 export { EndpointRegistry } from "../durable-objects/endpoint-registry.ts";
 export { RunSession } from "../durable-objects/run-session.ts";
 
@@ -15,6 +17,7 @@ app.get("/healthz", (c) => c.json({ ok: true }));
 app.use("/v1/*", withRuntime);
 app.route("/v1/runs", runs);
 app.route("/v1/endpoints", endpoints);
+app.route("/v1/agents", agents);
 app.notFound((c) =>
   sendError(
     c,

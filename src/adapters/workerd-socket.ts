@@ -1,5 +1,52 @@
+import { ErrorCodeSchema } from "../contract/errors.ts";
 import { TheoryError } from "../core/errors.ts";
+import type { TransportHandlers, TransportSession } from "../core/transport.ts";
 import type { SocketConnector } from "./endpoint-transport.ts";
+
+/** Close code a relay uses to say why a run session ended: the reason is `ERR_CODE: message`. */
+export const CLOSE_RUN_FAILED = 4001;
+
+export function runFailedReason(code: string, message: string): string {
+  return `${code}: ${message}`.slice(0, 123);
+}
+
+/**
+ * Wires an accepted workerd WebSocket to transport handlers. A close with CLOSE_RUN_FAILED carries a
+ * taxonomy error (agent lost, container not started) and settles the run with it.
+ */
+export function wireSocket(socket: WebSocket, handlers: TransportHandlers): TransportSession {
+  socket.addEventListener("message", (event) => {
+    if (typeof event.data === "string") handlers.onMessage(event.data);
+    else handlers.onError(new TheoryError("ERR_INTERNAL", "processor broke the protocol: a binary frame"));
+  });
+  socket.addEventListener("close", (event) => {
+    if (event.code === CLOSE_RUN_FAILED) {
+      const [code, ...message] = event.reason.split(": ");
+      const known = ErrorCodeSchema.safeParse(code);
+      handlers.onError(
+        new TheoryError(
+          known.success ? known.data : "ERR_INTERNAL",
+          message.join(": ") || "run session failed",
+        ),
+      );
+      return;
+    }
+    handlers.onClose(event.code, event.reason);
+  });
+  socket.addEventListener("error", () =>
+    handlers.onError(new TheoryError("ERR_ENDPOINT_MISSING", "run session lost")),
+  );
+  return {
+    send: (text) => socket.send(text),
+    close: (code, reason) => {
+      try {
+        socket.close(code, reason);
+      } catch {
+        // Already closed.
+      }
+    },
+  };
+}
 
 /**
  * A WebSocket dialed out of workerd: fetch with `Upgrade: websocket`, then accept. Such a socket
@@ -14,28 +61,10 @@ export const workerdConnect: SocketConnector = async (url, protocol, headers, ha
     await response.body?.cancel();
     throw new TheoryError("ERR_ENDPOINT_MISSING", `endpoint refused the WebSocket (HTTP ${response.status})`);
   }
+  socket.accept();
   if (response.headers.get("Sec-WebSocket-Protocol") !== protocol) {
-    socket.accept();
     socket.close(1002, "subprotocol not agreed");
     throw new TheoryError("ERR_ENDPOINT_MISSING", `endpoint did not agree to ${protocol}`);
   }
-  socket.accept();
-  socket.addEventListener("message", (event) => {
-    if (typeof event.data === "string") handlers.onMessage(event.data);
-    else handlers.onError(new TheoryError("ERR_INTERNAL", "processor broke the protocol: a binary frame"));
-  });
-  socket.addEventListener("close", (event) => handlers.onClose(event.code, event.reason));
-  socket.addEventListener("error", () =>
-    handlers.onError(new TheoryError("ERR_ENDPOINT_MISSING", "run session lost")),
-  );
-  return {
-    send: (text) => socket.send(text),
-    close: (code, reason) => {
-      try {
-        socket.close(code, reason);
-      } catch {
-        // Already closed.
-      }
-    },
-  };
+  return wireSocket(socket, handlers);
 };

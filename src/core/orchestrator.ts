@@ -21,7 +21,11 @@ export const RUN_RETRY: BackoffPolicy & { attempts: number } = {
 /** After Cancel, how long the processor has to answer with its own RunResult. */
 export const CANCEL_GRACE_MS = 5000;
 
-const NOT_RETRIED = new Set(["ERR_INPUTS", "ERR_CANCELED", "ERR_WS_TIMEOUT", "ERR_REGISTRY_MISMATCH"]);
+/**
+ * Only a failed connection is worth another attempt. Health already spent its own bounded backoff,
+ * and the other codes are answers that another attempt would repeat.
+ */
+const RETRIED = new Set(["ERR_ENDPOINT_MISSING"]);
 
 export interface Attempt {
   started_at: string;
@@ -121,7 +125,7 @@ export async function executeRun(
       });
       const retry =
         !failure.acked &&
-        !NOT_RETRIED.has(failure.body.code) &&
+        RETRIED.has(failure.body.code) &&
         !signal.aborted &&
         attempt + 1 < RUN_RETRY.attempts;
       if (retry) {

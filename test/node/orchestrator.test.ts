@@ -160,9 +160,12 @@ describe("orchestrator failure mapping", () => {
     });
     const sick = await startRogueProcessor({ health: 503 });
     try {
-      expect((await run("orc-e3", sick.url)).envelope).toMatchObject({
+      const record = await run("orc-e3", sick.url);
+      expect(record.envelope).toMatchObject({
         error: { code: "ERR_HEALTH", message: expect.stringContaining("503") },
       });
+      // Health already spent its own backoff budget: no second attempt on top.
+      expect(record.attempts).toHaveLength(1);
     } finally {
       await sick.close();
     }

@@ -6,7 +6,9 @@ export const TEST_TOKENS = {
   admin: { value: "test-admin-token-0123456789", scopes: ["runs:write", "runs:read", "endpoints:write"] },
   reader: { value: "test-reader-token-0123456789", scopes: ["runs:read"] },
   writer: { value: "test-writer-token-0123456789", scopes: ["runs:write"] },
-} satisfies Record<string, { value: string; scopes: Scope[] }>;
+  agent: { value: "test-agent-token-0123456789", scopes: ["agents:connect"], agent: "dev-box" },
+  unbound: { value: "test-unbound-agent-token-012345", scopes: ["agents:connect"] },
+} satisfies Record<string, { value: string; scopes: Scope[]; agent?: string }>;
 
 export function authTokensBinding(): string {
   return JSON.stringify(
@@ -14,6 +16,7 @@ export function authTokensBinding(): string {
       name,
       sha256: createHash("sha256").update(token.value).digest("hex"),
       scopes: token.scopes,
+      ...("agent" in token ? { agent: token.agent } : {}),
     })),
   );
 }
