@@ -58,7 +58,15 @@ async function agentOnline(options: { hello?: object } = {}): Promise<TestAgent>
         seen.taken = true;
         return Promise.resolve(seen);
       }
-      return new Promise((resolve) => waiters.push({ kind, resolve: (f) => ((f.taken = true), resolve(f)) }));
+      return new Promise((resolve) => {
+        waiters.push({
+          kind,
+          resolve: (f) => {
+            f.taken = true;
+            resolve(f);
+          },
+        });
+      });
     },
   };
   agent.send(
