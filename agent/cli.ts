@@ -4,20 +4,14 @@ import { canonicalJson } from "../src/core/canonical.ts";
 import { TheoryError, toErrorBody } from "../src/core/errors.ts";
 import { createLogger } from "../src/core/log.ts";
 import { describeCliConfig, resolveCliConfig } from "./config.ts";
-import type { CliContext, Command } from "./context.ts";
+import { type CliContext, type Command, GLOBAL_OPTIONS } from "./context.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 
-const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {};
-
-/** Flags every command accepts; a command parses its own on top. */
-export const GLOBAL_OPTIONS = {
-  json: { type: "boolean" },
-  home: { type: "string" },
-  registry: { type: "string" },
-  "control-plane": { type: "string" },
-  "log-level": { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  imagectl: () => import("./commands/imagectl.ts"),
+  agent: () => import("./commands/agent.ts"),
+  localctl: () => import("./commands/localctl.ts"),
+};
 
 async function usage(): Promise<string> {
   const lines = [

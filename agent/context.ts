@@ -25,3 +25,13 @@ export interface Command {
   summary: string;
   run(args: string[], context: CliContext): Promise<CommandResult>;
 }
+
+/** Flags every command accepts; a command parses its own on top. */
+export const GLOBAL_OPTIONS = {
+  json: { type: "boolean" },
+  home: { type: "string" },
+  registry: { type: "string" },
+  "control-plane": { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import OpenAI from "openai";
 import { z } from "zod";
 import type { ErrorCode } from "../../src/contract/errors.ts";
@@ -10,6 +11,8 @@ const LitellmInputsSchema = z.strictObject({
   model: z.string().min(1).max(256).optional(),
   system: z.string().max(100_000).optional(),
   max_tokens: z.int().min(1).max(100_000).optional(),
+  /** Mode "mock" only: a pause before each token, to stream like a real model (demos, cancel tests). */
+  token_delay_ms: z.int().min(0).max(1000).optional(),
 });
 type LitellmInputs = z.infer<typeof LitellmInputsSchema>;
 
@@ -29,7 +32,8 @@ export function mockTokens(maxTokens: number = CANNED_WORDS.length): string[] {
 async function streamMock(inputs: LitellmInputs, emit: Emit, signal: AbortSignal): Promise<string> {
   let reply = "";
   for (const [i, text] of mockTokens(inputs.max_tokens).entries()) {
-    if (i % 64 === 0) await yieldToEventLoop();
+    if (inputs.token_delay_ms) await sleep(inputs.token_delay_ms, undefined, { signal });
+    else if (i % 64 === 0) await yieldToEventLoop();
     signal.throwIfAborted();
     emit({ kind: "Token", content: { text } });
     reply += text;

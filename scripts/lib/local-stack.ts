@@ -62,11 +62,17 @@ export async function startProcessorProcess(options: {
   return { url, child, stop: stopper(child) };
 }
 
-/** A fresh bearer token with every scope, and the AUTH_TOKENS value that admits it. */
-export function makeToken(name = "local"): { token: string; authTokens: string } {
+/** A fresh bearer token and its AUTH_TOKENS grant (every scope unless given; bound to an agent if named). */
+export function makeGrant(name: string, scopes: readonly string[] = SCOPES, agent?: string) {
   const token = randomBytes(24).toString("base64url");
   const sha256 = createHash("sha256").update(token).digest("hex");
-  return { token, authTokens: JSON.stringify([{ name, sha256, scopes: [...SCOPES] }]) };
+  return { token, grant: { name, sha256, scopes: [...scopes], ...(agent ? { agent } : {}) } };
+}
+
+/** A fresh bearer token with every scope, and the AUTH_TOKENS value that admits it. */
+export function makeToken(name = "local"): { token: string; authTokens: string } {
+  const { token, grant } = makeGrant(name);
+  return { token, authTokens: JSON.stringify([grant]) };
 }
 
 /** The control plane under `wrangler dev` on loopback, with its own state folder and settings. */
@@ -75,6 +81,8 @@ export async function startControlPlane(options: {
   vars: Record<string, string>;
   /** Extra process environment, e.g. NODE_EXTRA_CA_CERTS for a local CA. */
   env?: Record<string, string>;
+  /** Durable state to keep across a restart; a fresh folder (removed on stop) when absent. */
+  stateDir?: string;
 }): Promise<LocalProcess> {
   const dir = await mkdtemp(join(tmpdir(), "theory-cp-"));
   const envFile = join(dir, ".env");
@@ -97,7 +105,7 @@ export async function startControlPlane(options: {
       "--env-file",
       envFile,
       "--persist-to",
-      join(dir, "state"),
+      options.stateDir ?? join(dir, "state"),
       "--show-interactive-dev-session=false",
       "--log-level",
       "error",

@@ -133,3 +133,22 @@ describe("processor WebSocket /run (theory.run.v1)", () => {
     expect(health.status).toBe(200);
   });
 });
+
+describe("llm/litellm@1 mock pacing", () => {
+  it("token_delay_ms paces the stream without changing its content", async () => {
+    const paced = await converse(llm.ws, [
+      runOpen(llmPayload("paced", { prompt: "hi", max_tokens: 3, token_delay_ms: 5 })),
+    ]);
+    const plain = await converse(llm.ws, [runOpen(llmPayload("paced", { prompt: "hi", max_tokens: 3 }))]);
+    expect(paced.texts).toEqual(plain.texts);
+  });
+
+  it("a delay over 1000 ms is ERR_INPUTS", async () => {
+    const talk = await converse(llm.ws, [
+      runOpen(llmPayload("too-slow", { prompt: "hi", token_delay_ms: 5000 })),
+    ]);
+    expect(talk.frames.at(-1)?.content).toMatchObject({
+      error: { code: "ERR_INPUTS", message: expect.stringContaining("token_delay_ms") },
+    });
+  });
+});

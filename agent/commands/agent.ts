@@ -1,0 +1,47 @@
+import { arch } from "node:os";
+import { parseArgs } from "node:util";
+import { AgentIdSchema, type Platform } from "../../src/contract/primitives.ts";
+import { TheoryError } from "../../src/core/errors.ts";
+import { type Command, GLOBAL_OPTIONS } from "../context.ts";
+import { AgentDaemon } from "../daemon.ts";
+
+const PLATFORM_BY_ARCH: Record<string, Platform> = { x64: "amd64", arm64: "arm64" };
+
+/** `theory agent --control-plane URL --agent-id ID` (token: THEORY_AGENT_TOKEN, else THEORY_TOKEN). */
+export const command: Command = {
+  summary: "run the local agent: tunnel to the control plane, bridge runs to started containers",
+  async run(args, context) {
+    const { values } = parseArgs({
+      args,
+      options: { ...GLOBAL_OPTIONS, "agent-id": { type: "string" } },
+      allowPositionals: false,
+    });
+    const agentId = AgentIdSchema.safeParse(values["agent-id"]);
+    if (!agentId.success) throw new TheoryError("ERR_INPUTS", "--agent-id ID is required ([a-z0-9-], 1-63)");
+    const controlPlane = context.config.controlPlane;
+    if (!controlPlane)
+      throw new TheoryError("ERR_INPUTS", "--control-plane URL (or THEORY_CONTROL_PLANE) is required");
+    const token = context.env.THEORY_AGENT_TOKEN ?? context.config.token;
+    if (!token)
+      throw new TheoryError(
+        "ERR_AUTH",
+        "set THEORY_AGENT_TOKEN to a token with agents:connect for this agent",
+      );
+    const platform = PLATFORM_BY_ARCH[arch()];
+    if (!platform) throw new TheoryError("ERR_INPUTS", `unsupported architecture ${arch()}`);
+    const daemon = new AgentDaemon({
+      controlPlane,
+      agentId: agentId.data,
+      token,
+      platform,
+      home: context.config.home,
+      log: context.log.child({ target: "local" }),
+    });
+    daemon.start();
+    await new Promise<void>((resolve) =>
+      context.signal.addEventListener("abort", () => resolve(), { once: true }),
+    );
+    await daemon.stop();
+    return { value: { agent_id: agentId.data, stopped: true } };
+  },
+};

@@ -1,0 +1,205 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentDaemon } from "../../agent/daemon.ts";
+import { recordContainer } from "../../agent/state.ts";
+import {
+  type LocalProcess,
+  makeGrant,
+  startControlPlane,
+  startProcessorProcess,
+} from "../../scripts/lib/local-stack.ts";
+import { createLogger } from "../../src/core/log.ts";
+import { freePort } from "./support/docker.ts";
+
+const DIGEST = `sha256:${"1".repeat(64)}`;
+const AGENT = "e2e-box";
+let dir = "";
+let processor: LocalProcess;
+let controlPlane: LocalProcess;
+let daemon: AgentDaemon;
+let cpPort = 0;
+let authTokens = "";
+let headers: Record<string, string> = {};
+let agentToken = "";
+const logs: string[] = [];
+
+const startCp = () =>
+  startControlPlane({
+    port: cpPort,
+    vars: { AUTH_TOKENS: authTokens, LOG_LEVEL: "warn" },
+    stateDir: join(dir, "cp-state"),
+  });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "theory-e2e-agent-"));
+  processor = await startProcessorProcess({
+    toolRef: "llm/litellm@1",
+    port: await freePort(),
+    env: {
+      IMAGE_DIGEST: DIGEST,
+      ENV_FINGERPRINT: "cpu:1;memory:2Gi",
+      ARTIFACTS_ROOT: join(dir, "artifacts"),
+    },
+  });
+  // What `localctl start` records; the agent only reads it (how the processor was started is not its concern).
+  await recordContainer(join(dir, "home"), {
+    ref: "llm/litellm@1",
+    platform: "amd64",
+    container_id: "source-run",
+    name: "theory-llm.litellm.1",
+    port: Number(new URL(processor.url).port),
+    image: `127.0.0.1:5000/theory/processor@${DIGEST}`,
+    image_digest: DIGEST,
+    started_at: new Date().toISOString(),
+  });
+  const admin = makeGrant("admin", ["runs:write", "runs:read", "endpoints:write"]);
+  const agent = makeGrant("agent", ["agents:connect"], AGENT);
+  authTokens = JSON.stringify([admin.grant, agent.grant]);
+  headers = { Authorization: `Bearer ${admin.token}`, "Content-Type": "application/json" };
+  agentToken = agent.token;
+  cpPort = await freePort();
+  controlPlane = await startCp();
+  daemon = new AgentDaemon({
+    controlPlane: controlPlane.url,
+    agentId: AGENT,
+    token: agentToken,
+    platform: "amd64",
+    home: join(dir, "home"),
+    log: createLogger({ sink: (line) => logs.push(line), level: "debug" }),
+    heartbeatMs: 500,
+    reconnect: { initialMs: 100, maxMs: 500, factor: 2, jitter: 0.2, totalMs: Number.POSITIVE_INFINITY },
+  });
+  const ready = daemon.ready();
+  daemon.start();
+  await ready;
+});
+
+afterAll(async () => {
+  await daemon?.stop();
+  await controlPlane?.stop();
+  await processor?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function runLocal(runId: string, extra: object = {}) {
+  const body = {
+    ref: "llm/litellm@1",
+    run_id: runId,
+    mode: "mock",
+    inputs: { prompt: "hi", max_tokens: 5 },
+    target: "local",
+    agent: AGENT,
+    artifact_scope: "local",
+    ...extra,
+  };
+  const response = await fetch(`${controlPlane.url}/v1/runs`, {
+    method: "POST",
+    headers: { ...headers, Prefer: "wait=20" },
+    body: JSON.stringify(body),
+  });
+  return (await response.json()) as any;
+}
+
+describe("theory agent against the control plane under wrangler dev", () => {
+  it("says Hello: the agent is listed online with its started tool, healthy", async () => {
+    let list: any;
+    for (let i = 0; i < 50; i++) {
+      list = await (await fetch(`${controlPlane.url}/v1/agents`, { headers })).json();
+      if (list.agents[0]?.online) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(list.agents).toEqual([
+      {
+        agent_id: AGENT,
+        online: true,
+        last_seen: expect.any(String),
+        platform: "amd64",
+        tools: [{ ref: "llm/litellm@1", image_digest: DIGEST, healthy: true }],
+      },
+    ]);
+  });
+
+  it("a local run through the tunnel gives the processor's own envelope bytes", async () => {
+    const resource = await runLocal("agent-1");
+    expect(resource).toMatchObject({ state: "succeeded", target: "local" });
+    const persisted = await (await fetch(`${controlPlane.url}/v1/runs/agent-1/envelope`, { headers })).text();
+    const direct = await fetch(`${processor.url}/run`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        run_id: "agent-1",
+        mode: "mock",
+        inputs: { prompt: "hi", max_tokens: 5 },
+        write_prefix: "/artifacts/outputs/llm.litellm.1/agent-1/",
+        settle: "fast",
+      }),
+    });
+    expect(persisted).toBe(await direct.text());
+  });
+
+  it("a tool not started on this machine -> ERR_HEALTH (no auto-start)", async () => {
+    const resource = await runLocal("agent-2", { ref: "echo/text@1", inputs: { params: { text: "x" } } });
+    expect(resource).toMatchObject({
+      state: "failed",
+      envelope: { error: { code: "ERR_HEALTH", message: expect.stringContaining("localctl start") } },
+    });
+  });
+
+  it("survives the control plane restarting: reconnects, says Hello again, runs", async () => {
+    await controlPlane.stop();
+    const ready = daemon.ready();
+    controlPlane = await startCp();
+    await ready;
+    expect((await runLocal("agent-3")).state).toBe("succeeded");
+    expect(logs.some((line) => line.includes('"event":"agent.reconnect"'))).toBe(true);
+  });
+
+  it("Cancel travels through the tunnel to the processor", async () => {
+    const body = {
+      ref: "llm/litellm@1",
+      run_id: "agent-4",
+      mode: "mock",
+      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+      target: "local",
+      agent: AGENT,
+      artifact_scope: "local",
+    };
+    await fetch(`${controlPlane.url}/v1/runs`, { method: "POST", headers, body: JSON.stringify(body) });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await fetch(`${controlPlane.url}/v1/runs/agent-4/cancel`, { method: "POST", headers });
+    const resource = await runLocal("agent-4", {
+      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+    });
+    // The processor's own ERR_CANCELED envelope, not the control plane's fallback after the grace period.
+    expect(resource).toMatchObject({
+      state: "canceled",
+      envelope: { error: { code: "ERR_CANCELED", message: "the run was canceled" } },
+    });
+  });
+
+  it("the agent lost mid-run -> the run settles with ERR_ENDPOINT_MISSING, not at its timeout", async () => {
+    const body = {
+      ref: "llm/litellm@1",
+      run_id: "agent-5",
+      mode: "mock",
+      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+      target: "local",
+      agent: AGENT,
+      artifact_scope: "local",
+      timeout_s: 600,
+    };
+    await fetch(`${controlPlane.url}/v1/runs`, { method: "POST", headers, body: JSON.stringify(body) });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await daemon.stop();
+    const resource = await runLocal("agent-5", {
+      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+      timeout_s: 600,
+    });
+    expect(resource).toMatchObject({
+      state: "failed",
+      envelope: { error: { code: "ERR_ENDPOINT_MISSING" } },
+    });
+  });
+});
