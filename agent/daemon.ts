@@ -149,7 +149,7 @@ export class AgentDaemon {
     );
   }
 
-  private onClose(socket: WebSocket, code: number): void {
+  private onClose(socket: WebSocket, code: number) {
     if (this.socket !== socket) return;
     clearInterval(this.heartbeat);
     // The control plane settles runs whose agent vanished; nothing is left to bridge here.
@@ -165,7 +165,7 @@ export class AgentDaemon {
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(canonicalJson(frame));
   }
 
-  private onControl(text: string): void {
+  private onControl(text: string) {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -204,7 +204,7 @@ export class AgentDaemon {
     }
   }
 
-  private fail(runId: string, error: ErrorBody): void {
+  private fail(runId: string, error: ErrorBody) {
     this.bridges.delete(runId);
     this.log.warn("error.agent.dispatch", { execution_id: runId, code: error.code });
     this.send({ kind: "DispatchFailed", content: { run_id: runId, error } });
