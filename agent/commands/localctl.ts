@@ -1,0 +1,197 @@
+import { randomUUID } from "node:crypto";
+import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import { ModeSchema, OciRefSchema, PlatformSchema, RunIdSchema } from "../../src/contract/primitives.ts";
+import { TheoryError } from "../../src/core/errors.ts";
+import { type CliContext, type Command, type CommandResult, GLOBAL_OPTIONS } from "../context.ts";
+import { LocalContainers } from "../docker/containers.ts";
+import { connectDocker, ensureEngine } from "../docker/engine.ts";
+import { INPUT_OPTIONS, readInputs } from "../inputs.ts";
+import { probeHealth } from "../local-health.ts";
+import { runLocal } from "../local-run.ts";
+import { type LocalDeps, startLocal, stopLocal } from "../local-start.ts";
+import { loadRegistryFile } from "../registry-file.ts";
+import { type ContainerRecord, readContainers } from "../state.ts";
+
+const USAGE = `usage: theory localctl <subcommand> [--json]
+  start  --ref R --platform amd64|arm64 [--oci IMAGE@sha256:…] [--name NAME]
+         start the ref's container by digest (the registry pin, or --oci), secrets from the environment
+  stop   --ref R                       stop and remove the container, forget it
+  status [--ref R]                     running, healthy, port and digest of one or every started ref
+  logs   --ref R [--tail N]            the container's stdout and stderr
+  run    --ref R --mode mock|real (--inputs-json JSON | --inputs-file PATH | --inputs -)
+         [--run-id ID] [--write-prefix /artifacts/…] [--expected-oci IMAGE@sha256:…] [--timeout S]
+         run on the started container; prints the canonical envelope
+`;
+
+function parse<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+  try {
+    return parseArgs({
+      args,
+      options: { ...GLOBAL_OPTIONS, ...options },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new TheoryError("ERR_INPUTS", (error as Error).message);
+  }
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === "") throw new TheoryError("ERR_INPUTS", `${flag} is required`);
+  return value;
+}
+
+function positiveInt(value: string | undefined, flag: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!/^[0-9]+$/.test(value) || number < 1 || number > max)
+    throw new TheoryError("ERR_INPUTS", `${flag} must be a whole number from 1 to ${max}`);
+  return number;
+}
+
+function depsOf(context: CliContext): LocalDeps {
+  return {
+    config: context.config,
+    log: context.log,
+    signal: context.signal,
+    progress: (line) => {
+      if (context.stderrIsTTY) process.stderr.write(`localctl: ${line}\n`);
+    },
+  };
+}
+
+async function start(args: string[], context: CliContext): Promise<CommandResult> {
+  const values = parse(args, {
+    ref: { type: "string" },
+    platform: { type: "string" },
+    oci: { type: "string" },
+    name: { type: "string" },
+  });
+  const ref = required(values.ref, "--ref");
+  const platform = PlatformSchema.safeParse(values.platform);
+  if (!platform.success) throw new TheoryError("ERR_INPUTS", "--platform amd64|arm64 is required");
+  const registry = await loadRegistryFile(context.config.registry);
+  const result = await startLocal(
+    registry,
+    context.env,
+    { ref, platform: platform.data, oci: values.oci, name: values.name },
+    depsOf(context),
+  );
+  return { value: result };
+}
+
+async function stop(args: string[], context: CliContext): Promise<CommandResult> {
+  const values = parse(args, { ref: { type: "string" } });
+  return { value: await stopLocal(required(values.ref, "--ref"), depsOf(context)) };
+}
+
+async function status(args: string[], context: CliContext): Promise<CommandResult> {
+  const values = parse(args, { ref: { type: "string" } });
+  const records = await readContainers(context.config.home);
+  if (values.ref !== undefined && !records[values.ref])
+    throw new TheoryError("ERR_NOT_FOUND", `${values.ref} is not started here`);
+  const docker = connectDocker(context.config.dockerSocket);
+  await ensureEngine(docker);
+  const containers = new LocalContainers(docker, context.log);
+  const statusOf = async (record: ContainerRecord) => {
+    const running = (await containers.find(record.container_id))?.running === true;
+    return {
+      ref: record.ref,
+      running,
+      healthy: running && (await probeHealth(record.port)),
+      port: record.port,
+      image_digest: record.image_digest,
+      container_id: record.container_id,
+    };
+  };
+  if (values.ref !== undefined) return { value: await statusOf(records[values.ref] as ContainerRecord) };
+  const all = Object.values(records).sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+  return { value: { containers: await Promise.all(all.map(statusOf)) } };
+}
+
+async function logs(args: string[], context: CliContext): Promise<CommandResult> {
+  const values = parse(args, { ref: { type: "string" }, tail: { type: "string" } });
+  const ref = required(values.ref, "--ref");
+  const tail = positiveInt(values.tail, "--tail", 1_000_000);
+  const record = (await readContainers(context.config.home))[ref];
+  if (!record) throw new TheoryError("ERR_NOT_FOUND", `${ref} is not started here`);
+  const docker = connectDocker(context.config.dockerSocket);
+  await ensureEngine(docker);
+  const text = await new LocalContainers(docker, context.log).logs(record.container_id, tail);
+  // The text as it is; under --json, an object carrying it (stdout stays one JSON value).
+  return values.json ? { value: { ref, container_id: record.container_id, logs: text } } : { raw: text };
+}
+
+async function run(args: string[], context: CliContext): Promise<CommandResult> {
+  const values = parse(args, {
+    ref: { type: "string" },
+    mode: { type: "string" },
+    "run-id": { type: "string" },
+    "write-prefix": { type: "string" },
+    "expected-oci": { type: "string" },
+    timeout: { type: "string" },
+    ...INPUT_OPTIONS,
+  });
+  const ref = required(values.ref, "--ref");
+  const mode = ModeSchema.safeParse(values.mode);
+  if (!mode.success) throw new TheoryError("ERR_INPUTS", "--mode mock|real is required");
+  const runId = values["run-id"] ?? randomUUID();
+  if (!RunIdSchema.safeParse(runId).success)
+    throw new TheoryError("ERR_INPUTS", "--run-id must be 1-128 of [A-Za-z0-9_-], starting alphanumeric");
+  const expectedOci = values["expected-oci"];
+  if (expectedOci !== undefined && !OciRefSchema.safeParse(expectedOci).success)
+    throw new TheoryError("ERR_INPUTS", "--expected-oci must be IMAGE@sha256:<hex>");
+  const timeout = positiveInt(values.timeout, "--timeout", 3600);
+  const inputs = await readInputs(values, context.stdin);
+  const registry = await loadRegistryFile(context.config.registry);
+
+  let streamed = false;
+  const result = await runLocal(
+    registry,
+    {
+      ref,
+      run_id: runId,
+      mode: mode.data,
+      inputs,
+      write_prefix: values["write-prefix"],
+      expected_oci: expectedOci,
+      timeout_s: timeout,
+    },
+    {
+      ...depsOf(context),
+      onFrame: (frame) => {
+        if (frame.kind !== "Token" || !context.stderrIsTTY) return;
+        streamed = true;
+        process.stderr.write(frame.content.text);
+      },
+    },
+  );
+  if (streamed) process.stderr.write("\n");
+  const { envelope } = result;
+  return envelope.status === "error"
+    ? { raw: `${result.text}\n`, code: envelope.error.code }
+    : { raw: `${result.text}\n` };
+}
+
+const SUBCOMMANDS: Record<string, (args: string[], context: CliContext) => Promise<CommandResult>> = {
+  start,
+  stop,
+  status,
+  logs,
+  run,
+};
+
+export const command: Command = {
+  summary: "start|stop|status|logs|run a tool's container on this machine's Docker engine",
+  async run(args, context) {
+    const [name, ...rest] = args;
+    if (name === "--help" || name === "-h" || rest.includes("--help") || rest.includes("-h"))
+      return { raw: USAGE };
+    if (name === undefined)
+      throw new TheoryError("ERR_INPUTS", "give a subcommand: start|stop|status|logs|run (see --help)");
+    const subcommand = SUBCOMMANDS[name];
+    if (!subcommand)
+      throw new TheoryError("ERR_INPUTS", `unknown localctl subcommand ${JSON.stringify(name)}`);
+    return subcommand(rest, context);
+  },
+};
