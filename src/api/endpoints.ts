@@ -5,11 +5,10 @@ import { EndpointRegistrationSchema } from "../contract/api.ts";
 import { RefSchema } from "../contract/ref.ts";
 import { TheoryError } from "../core/errors.ts";
 import { lookupTool } from "../core/registry.ts";
+import { checkOutboundUrl } from "../core/url-policy.ts";
 import type { AppEnv } from "./context.ts";
 import { validationHook } from "./errors.ts";
 import { jsonBody, requireScope } from "./middleware.ts";
-
-const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
 /** `/v1/endpoints/{namespace}/{name@version}` -> a ref the registry knows (else ERR_NOT_FOUND). */
 function refParam(c: Context<AppEnv>): string {
@@ -23,21 +22,9 @@ function refParam(c: Context<AppEnv>): string {
   return ref;
 }
 
-/**
- * The control plane dials only registered endpoints (no user-supplied URLs at run time), and only
- * https ones — plus http on loopback when ENDPOINT_POLICY admits it for local development.
- */
-function checkEndpointUrl(raw: string, allowLoopback: boolean): string {
-  const url = new URL(raw);
-  if (url.username || url.password || url.search || url.hash) {
-    throw new TheoryError("ERR_INPUTS", "endpoint URL must not carry credentials, a query or a fragment", {
-      status: 422,
-    });
-  }
-  const loopbackHttp = url.protocol === "http:" && LOOPBACK.has(url.hostname) && allowLoopback;
-  if (url.protocol !== "https:" && !loopbackHttp) {
-    throw new TheoryError("ERR_INPUTS", "endpoint URL must be https", { status: 422 });
-  }
+/** The control plane dials only registered endpoints (no user-supplied URLs at run time). */
+function endpointUrl(raw: string, allowLoopback: boolean): string {
+  const url = checkOutboundUrl(raw, { allowLoopback, allowQuery: false, what: "endpoint URL" });
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
@@ -53,7 +40,7 @@ export const endpoints = new Hono<AppEnv>()
       const ref = refParam(c);
       const body = c.req.valid("json");
       const registration = {
-        url: checkEndpointUrl(body.url, c.var.runtime.config.allowLoopbackEndpoints),
+        url: endpointUrl(body.url, c.var.runtime.config.allowLoopbackEndpoints),
         image_digest: body.image_digest,
       };
       await registry(c).put(ref, registration);
