@@ -30,6 +30,8 @@ function workerProject(name: string, storage: "r2" | "s3", include: string[]) {
       globalSetup: ["test/worker/global-setup.ts"],
       // Files share one Miniflare's storage (the endpoint registry above all): run them in turn.
       fileParallelism: false,
+      // A file's first request compiles the Worker (seconds on a loaded 2-core machine).
+      testTimeout: 20_000,
     },
   };
 }
