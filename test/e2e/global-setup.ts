@@ -10,8 +10,8 @@ export const PROCESSOR_IMAGE = "theory/processor:e2e";
 
 /**
  * Provisions what the end-to-end tests need on a fresh machine: a Docker engine (installed and
- * started when absent), the local Node base image (no pulls here), and the processor image built
- * from processor/Dockerfile.
+ * started when absent), a local OCI registry on 127.0.0.1:5000, the local Node base image (no
+ * pulls here), and the processor image built from processor/Dockerfile.
  */
 export default async function setup(project: TestProject) {
   const step = async (file: string, args: string[]) => {
@@ -21,6 +21,7 @@ export default async function setup(project: TestProject) {
     return stderr;
   };
   await step("bash", ["scripts/docker/ensure-engine.sh"]);
+  await step("bash", ["scripts/docker/ensure-registry.sh"]);
   await step("bash", ["scripts/docker/make-node-base.sh"]);
   await step(process.execPath, ["scripts/build-processor.ts"]);
   await docker(
