@@ -1,6 +1,7 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -40,7 +41,7 @@ interface CliResult {
 function localctl(
   home: string,
   args: string[],
-  options: { env?: Record<string, string>; stdin?: string } = {},
+  options: { env?: Record<string, string>; stdin?: string; interruptOn?: string } = {},
 ): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, THEORY_HOME: home, ...options.env };
   for (const name of ["LITELLM_API_KEY", "LITELLM_BASE_URL", "THEORY_REGISTRY"])
@@ -55,7 +56,13 @@ function localctl(
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.stderr.on("data", (chunk) => {
+      const seen = stderr.includes(options.interruptOn ?? "\0");
+      stderr += chunk;
+      // Ctrl-C, once, shortly after the CLI logged the event named (the run is acknowledged by then).
+      if (options.interruptOn && !seen && stderr.includes(options.interruptOn))
+        setTimeout(() => child.kill("SIGINT"), 300);
+    });
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(options.stdin ?? "");
@@ -190,6 +197,29 @@ describe("localctl start: everything is checked before a container exists", () =
     expect([result.code, errorCode(result)]).toEqual([6, "ERR_MISSING_SECRET"]);
     expect(json(result).error.message).toContain("LITELLM_API_KEY");
     expect(await containerExists(NAMES.llm)).toBe(false);
+  });
+
+  it("ERR_CONFLICT (exit 5) when another process holds the ref's port: no container", async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(ports.broken, "127.0.0.1", resolve));
+    try {
+      const result = await localctl(home("broken"), [
+        "start",
+        "--ref",
+        "e2e/broken@1",
+        "--platform",
+        PLATFORM,
+        "--name",
+        NAMES.broken,
+      ]);
+      expect([result.code, json(result).error.message]).toEqual([
+        5,
+        expect.stringContaining(`port ${ports.broken}`),
+      ]);
+      expect(await containerExists(NAMES.broken)).toBe(false);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 
   it("ERR_HEALTH (exit 9) when the container never gets healthy; it is removed and not recorded", async () => {
@@ -429,7 +459,8 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
 describe("localctl with --oci of another digest than the pin (llm/litellm@1, dummy secrets)", () => {
   const h = () => home("mismatch");
   const secrets = { LITELLM_API_KEY: "dummy-key", LITELLM_BASE_URL: "http://127.0.0.1:9/v1" };
-  const run = (runId: string, extra: string[] = []) =>
+  const slow = '{"prompt":"hi","max_tokens":40,"token_delay_ms":100}';
+  const run = (runId: string, extra: string[] = [], inputs = '{"prompt":"hi","max_tokens":3}') =>
     localctl(h(), [
       "run",
       "--ref",
@@ -439,7 +470,7 @@ describe("localctl with --oci of another digest than the pin (llm/litellm@1, dum
       "--run-id",
       runId,
       "--inputs-json",
-      '{"prompt":"hi","max_tokens":3}',
+      inputs,
       ...extra,
     ]);
 
@@ -489,6 +520,46 @@ describe("localctl with --oci of another digest than the pin (llm/litellm@1, dum
     const result = await run("mm-2", ["--expected-oci", `${REPO}@${other}`]);
     expect(result.code, result.stdout).toBe(0);
     expect(json(result)).toMatchObject({ status: "success", meta: { image_digest: other } });
+  });
+
+  it("--timeout bounds a run: a slower stream settles ERR_WS_TIMEOUT, exit 12", async () => {
+    const started = Date.now();
+    const result = await run("mm-3", ["--expected-oci", `${REPO}@${other}`, "--timeout", "1"], slow);
+    expect(result.code).toBe(12);
+    expect(errorCode(result)).toBe("ERR_WS_TIMEOUT");
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  it("Ctrl-C cancels a run in flight: the processor's own ERR_CANCELED envelope, exit 13", async () => {
+    const result = await localctl(
+      h(),
+      [
+        "run",
+        "--ref",
+        "llm/litellm@1",
+        "--mode",
+        "mock",
+        "--run-id",
+        "mm-4",
+        "--inputs-json",
+        slow,
+        "--expected-oci",
+        `${REPO}@${other}`,
+      ],
+      { interruptOn: '"event":"ws.connect.ok"' },
+    );
+    expect(result.code, result.stderr).toBe(13);
+    // Canceled after Ack: the processor answered the Cancel itself, so its digest is in the envelope.
+    expect(json(result)).toMatchObject({
+      status: "error",
+      run_id: "mm-4",
+      error: { code: "ERR_CANCELED" },
+      meta: { image_digest: other },
+    });
+  });
+
+  it("stop", async () => {
     expect((await localctl(h(), ["stop", "--ref", "llm/litellm@1"])).code).toBe(0);
+    expect(await containerExists(NAMES.llm)).toBe(false);
   });
 });
