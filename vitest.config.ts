@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { authTokensBinding } from "./test/support/tokens.ts";
+import { authTokensBinding, TEST_HOOKS, TEST_WEBHOOK_SIGNING_SECRET } from "./test/support/tokens.ts";
 
 /** A workerd project over wrangler.toml, with test bindings: known tokens, S3 on the test s3rver. */
 function workerProject(name: string, storage: "r2" | "s3", include: string[]) {
@@ -12,6 +12,8 @@ function workerProject(name: string, storage: "r2" | "s3", include: string[]) {
           bindings: {
             STORAGE: storage,
             AUTH_TOKENS: authTokensBinding(),
+            HOOK_SOURCES: JSON.stringify(Object.values(TEST_HOOKS)),
+            WEBHOOK_SIGNING_SECRET: TEST_WEBHOOK_SIGNING_SECRET,
             ENDPOINT_POLICY: "https+loopback",
             LOG_LEVEL: "warn",
             HEALTH_BUDGET_MS: "600",

@@ -20,13 +20,17 @@ import { worldObjectKey } from "../src/core/paths.ts";
 import { envFingerprint, lookupTool } from "../src/core/registry.ts";
 import { planRun, type RunPlan } from "../src/core/run-plan.ts";
 import type { RunTransport } from "../src/core/transport.ts";
+import { checkOutboundUrl } from "../src/core/url-policy.ts";
 import { type Runtime, runtimeFor } from "../src/runtime.ts";
 import { ENDPOINTS_INSTANCE } from "./endpoint-registry.ts";
 import { DONE, resumeAfter, sseEvent, wsEvent } from "./event-stream.ts";
 import { type RunRow, RunTable } from "./run-table.ts";
+import { WebhookDeliveries } from "./webhook-deliveries.ts";
 
 /** Past the run's own budget, how long the alarm waits before declaring the session lost. */
 const SETTLE_MARGIN_MS = 10_000;
+/** A persist that failed is tried again this much later (by the alarm). */
+const PERSIST_RETRY_MS = 2000;
 const encoder = new TextEncoder();
 
 export const ENVELOPE_OBJECT = "envelope.json";
@@ -48,6 +52,7 @@ function stateOf(envelope: Envelope): RunState {
  */
 export class RunSession extends DurableObject<Env> {
   private readonly table: RunTable;
+  private readonly deliveries: WebhookDeliveries;
   private execution?: { controller: AbortController; done: Promise<void> };
   private readonly sseSubscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   private readonly settledWaiters = new Set<() => void>();
@@ -55,6 +60,7 @@ export class RunSession extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.table = new RunTable(ctx.storage.sql);
+    this.deliveries = new WebhookDeliveries(ctx.storage.sql);
   }
 
   private get runtime(): Runtime {
@@ -83,6 +89,18 @@ export class RunSession extends DurableObject<Env> {
     const { config, registry, store } = this.runtime;
     let plan: RunPlan;
     try {
+      if (request.webhook) {
+        if (!config.webhookSigningSecret)
+          throw new TheoryError(
+            "ERR_INPUTS",
+            "outbound webhooks are not configured here (WEBHOOK_SIGNING_SECRET)",
+          );
+        checkOutboundUrl(request.webhook.url, {
+          allowLoopback: config.allowLoopbackEndpoints,
+          allowQuery: true,
+          what: "webhook.url",
+        });
+      }
       plan = await planRun(request, {
         registry,
         worldId: config.worldId,
@@ -94,7 +112,8 @@ export class RunSession extends DurableObject<Env> {
     }
     const now = Date.now();
     this.table.create(request, requestSha256, new Date(now).toISOString(), now + plan.timeoutMs);
-    await this.ctx.storage.setAlarm(now + plan.timeoutMs);
+    if (request.webhook) this.deliveries.configure(request.webhook.url, request.webhook.events);
+    await this.scheduleAlarm();
     this.launch(plan, request);
     return { ok: true, resource: this.resourceOf(this.table.get() as RunRow), created: true };
   }
@@ -141,18 +160,65 @@ export class RunSession extends DurableObject<Env> {
     return this.resourceOf(this.table.get() as RunRow);
   }
 
-  /** The timeout backstop: aborts a live session, or settles a run whose session was lost. */
+  /**
+   * One alarm for two jobs: webhook retries that are due, and the run's deadline (the timeout
+   * backstop: abort a live session, settle a lost one, or retry a persist that failed).
+   */
   override async alarm(): Promise<void> {
+    await Promise.all(this.deliveries.due(Date.now()).map((event) => this.deliver(event)));
     const row = this.table.get();
-    if (!row || isTerminal(row.state)) return;
+    if (row && !isTerminal(row.state) && Date.now() >= row.deadline_ms) await this.onDeadline(row);
+    await this.scheduleAlarm();
+  }
+
+  private async onDeadline(row: RunRow): Promise<void> {
     if (row.envelope) return this.persist(row.envelope, row.receipt as string); // a persist that failed before
     const budget = new TheoryError("ERR_WS_TIMEOUT", "the run exceeded its time budget");
     if (this.execution) {
       this.execution.controller.abort(budget);
-      await this.ctx.storage.setAlarm(Date.now() + SETTLE_MARGIN_MS);
+      this.table.setDeadline(Date.now() + SETTLE_MARGIN_MS);
       return;
     }
     await this.settleWithout(row, budget.toBody());
+  }
+
+  /** The earliest of the run's deadline (while unsettled) and the next webhook retry. */
+  private async scheduleAlarm(): Promise<void> {
+    const row = this.table.get();
+    const times = [
+      row && !isTerminal(row.state) ? row.deadline_ms : undefined,
+      this.deliveries.nextDue(),
+    ].filter((t): t is number => t !== undefined);
+    if (times.length > 0) await this.ctx.storage.setAlarm(Math.min(...times));
+    else await this.ctx.storage.deleteAlarm();
+  }
+
+  /** Queues an outbound webhook event (if asked for) and tries it at once, without anyone waiting. */
+  private notify(event: "start" | "completed"): void {
+    const row = this.table.get() as RunRow;
+    if (this.deliveries.enqueue(row.run_id, event, canonicalJson(this.resourceOf(row)))) {
+      void this.deliver(event).then(() => this.scheduleAlarm());
+    }
+  }
+
+  private async deliver(event: "start" | "completed"): Promise<void> {
+    const { config, log } = this.runtime;
+    if (!config.webhookSigningSecret) return;
+    await this.deliveries.attempt(event, config.webhookSigningSecret);
+    const row = this.table.get() as RunRow;
+    log.info("webhook.attempt", { execution_id: row.run_id, event });
+    // After settling, the stored receipt is rewritten so it shows every attempt.
+    if (isTerminal(row.state) && row.envelope && row.receipt) {
+      const receipt = canonicalJson({
+        ...(JSON.parse(row.receipt) as Receipt),
+        webhooks: this.deliveries.summary(),
+      });
+      this.table.setResult(row.envelope, receipt);
+      const key = worldObjectKey(config.worldId, row.run_id, RECEIPT_OBJECT);
+      await this.runtime.store
+        .put(key, encoder.encode(receipt), "application/json")
+        .catch((error: unknown) => log.warn("error.receipt.persist", { error: error as Error }));
+    }
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -218,6 +284,7 @@ export class RunSession extends DurableObject<Env> {
     const { log, store } = this.runtime;
     const run = async () => {
       this.table.setState("running");
+      this.notify("start");
       log.info("ws.run.start", { execution_id: plan.runId, ref: plan.ref, target: request.target });
       const record = await executeRun(plan, this.transportFor(request), controller.signal, {
         onFrame: (frame, text) => this.onFrame(frame, text),
@@ -225,7 +292,7 @@ export class RunSession extends DurableObject<Env> {
         log,
       });
       this.execution = undefined;
-      await this.settle(record, request);
+      await this.settle(record);
     };
     const done = run().catch((error: unknown) =>
       log.error("error.run.settle", { execution_id: plan.runId, error: error as Error }),
@@ -240,28 +307,14 @@ export class RunSession extends DurableObject<Env> {
     this.broadcast({ seq, kind: frame.kind, data: text });
   }
 
-  private async settle(record: RunRecord, request: RunRequest & { run_id: string }): Promise<void> {
-    const row = this.table.get() as RunRow;
-    const state = stateOf(record.envelope);
-    const receipt: Receipt = {
-      run_id: row.run_id,
-      ref: row.ref,
-      target: row.target,
-      ...(request.agent ? { agent: request.agent } : {}),
-      state,
+  private async settle(record: RunRecord): Promise<void> {
+    await this.record(record.envelope, record.text, record.sha256, {
       attempts: record.attempts,
-      timings: {
-        queued_at: row.queued_at,
-        started_at: record.startedAt,
-        ...(record.ackedAt ? { acked_at: record.ackedAt } : {}),
-        settled_at: record.settledAt,
-        duration_ms: Math.max(0, Date.parse(record.settledAt) - Date.parse(row.queued_at)),
-      },
+      started_at: record.startedAt,
+      acked_at: record.ackedAt,
+      settled_at: record.settledAt,
       frames: record.frames,
-      envelope: { bytes: encoder.encode(record.text).byteLength, sha256: record.sha256 },
-    };
-    this.table.setResult(record.text, canonicalJson(receipt));
-    await this.persist(record.text, canonicalJson(receipt));
+    });
   }
 
   /** Settles a run that has no live session (lost, or canceled before it started). */
@@ -273,21 +326,45 @@ export class RunSession extends DurableObject<Env> {
       envFingerprint: envFingerprint(tool.resources),
     });
     const text = canonicalJson(envelope);
-    const now = new Date().toISOString();
+    await this.record(envelope, text, await sha256Hex(text), {
+      attempts: [],
+      settled_at: new Date().toISOString(),
+      frames: { total: 0, tokens: 0, bytes_in: 0 },
+    });
+  }
+
+  /** Keeps the result and its receipt in SQLite (so a restart can finish), then persists both. */
+  private async record(
+    envelope: Envelope,
+    text: string,
+    sha256: string,
+    run: {
+      attempts: Receipt["attempts"];
+      started_at?: string;
+      acked_at?: string;
+      settled_at: string;
+      frames: Receipt["frames"];
+    },
+  ): Promise<void> {
+    const row = this.table.get() as RunRow;
+    const webhooks = this.deliveries.summary();
     const receipt: Receipt = {
       run_id: row.run_id,
       ref: row.ref,
       target: row.target,
       ...(row.agent ? { agent: row.agent } : {}),
       state: stateOf(envelope),
-      attempts: [],
+      attempts: run.attempts,
       timings: {
         queued_at: row.queued_at,
-        settled_at: now,
-        duration_ms: Math.max(0, Date.parse(now) - Date.parse(row.queued_at)),
+        ...(run.started_at ? { started_at: run.started_at } : {}),
+        ...(run.acked_at ? { acked_at: run.acked_at } : {}),
+        settled_at: run.settled_at,
+        duration_ms: Math.max(0, Date.parse(run.settled_at) - Date.parse(row.queued_at)),
       },
-      frames: { total: 0, tokens: 0, bytes_in: 0 },
-      envelope: { bytes: encoder.encode(text).byteLength, sha256: await sha256Hex(text) },
+      frames: run.frames,
+      envelope: { bytes: encoder.encode(text).byteLength, sha256 },
+      ...(webhooks ? { webhooks } : {}),
     };
     this.table.setResult(text, canonicalJson(receipt));
     await this.persist(text, canonicalJson(receipt));
@@ -305,12 +382,14 @@ export class RunSession extends DurableObject<Env> {
       ]);
     } catch (error) {
       log.error("error.run.persist", { execution_id: row.run_id, error: error as Error });
-      await this.ctx.storage.setAlarm(Date.now() + 2000);
+      this.table.setDeadline(Date.now() + PERSIST_RETRY_MS);
+      await this.scheduleAlarm();
       return;
     }
     const envelope = EnvelopeSchema.parse(JSON.parse(envelopeText));
     this.table.setState(stateOf(envelope));
-    await this.ctx.storage.deleteAlarm();
+    this.notify("completed");
+    await this.scheduleAlarm();
     log.info("ws.run.settle", { execution_id: row.run_id, ref: row.ref, state: stateOf(envelope) });
     this.broadcast({ kind: DONE, data: envelopeText }, true);
     for (const wake of [...this.settledWaiters]) wake();

@@ -59,6 +59,11 @@ export class RunTable {
     );
   }
 
+  /** When the alarm next looks at this run: its budget, then a settle margin or a persist retry. */
+  setDeadline(deadlineMs: number): void {
+    this.sql.exec("UPDATE run SET deadline_ms = ? WHERE id = 1", deadlineMs);
+  }
+
   setState(state: RunState): void {
     this.sql.exec("UPDATE run SET state = ? WHERE id = 1", state);
   }

@@ -16,6 +16,16 @@ const TokenGrantSchema = z.strictObject({
 });
 export type TokenGrant = z.infer<typeof TokenGrantSchema>;
 
+/** A CI system allowed to trigger runs: Standard Webhooks (`whsec_…` secret) or GitHub's HMAC. */
+const HookSourceSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be [a-z0-9-]"),
+  kind: z.enum(["standard", "github"]),
+  secret: z.string().min(16),
+});
+export type HookSource = z.infer<typeof HookSourceSchema>;
+
+const WhsecSchema = z.string().regex(/^whsec_[A-Za-z0-9+/]+=*$/, "must be a whsec_<base64> secret");
+
 const jsonText = <S extends z.ZodType>(schema: S) =>
   z
     .string()
@@ -42,6 +52,8 @@ const BindingsSchema = z
     S3_BUCKET: z.string().min(1).optional(),
     S3_ACCESS_KEY_ID: z.string().min(1).optional(),
     S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+    HOOK_SOURCES: jsonText(z.array(HookSourceSchema)).optional(),
+    WEBHOOK_SIGNING_SECRET: WhsecSchema.optional(),
     MODAL_PROXY_KEY: z.string().min(1).optional(),
     MODAL_PROXY_SECRET: z.string().min(1).optional(),
   })
@@ -62,6 +74,15 @@ const BindingsSchema = z
     }
     if (vars.STORAGE === "s3" && vars.S3_ENDPOINT === undefined) {
       ctx.addIssue({ code: "custom", path: ["STORAGE"], message: 'STORAGE "s3" needs the S3_* settings' });
+    }
+    for (const [i, source] of (vars.HOOK_SOURCES ?? []).entries()) {
+      if (source.kind === "standard" && !WhsecSchema.safeParse(source.secret).success) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["HOOK_SOURCES", i, "secret"],
+          message: "a standard source needs a whsec_<base64> secret",
+        });
+      }
     }
     if ((vars.MODAL_PROXY_KEY === undefined) !== (vars.MODAL_PROXY_SECRET === undefined)) {
       ctx.addIssue({
@@ -92,6 +113,10 @@ export interface ControlPlaneConfig {
   /** The S3 API used for presigned world-scope URLs (R2's S3 API or AWS), and for storage in "s3". */
   s3?: S3Settings;
   modalProxy?: { key: string; secret: string };
+  /** Who may trigger runs through POST /v1/hooks/ci. */
+  hookSources: readonly HookSource[];
+  /** Signs outbound run webhooks (Standard Webhooks); without it a run cannot ask for one. */
+  webhookSigningSecret?: string;
 }
 
 const resolved = new WeakMap<object, ControlPlaneConfig>();
@@ -132,6 +157,8 @@ export function resolveConfig(env: object, log?: Logger): ControlPlaneConfig {
           },
         }
       : {}),
+    hookSources: vars.HOOK_SOURCES ?? [],
+    ...(vars.WEBHOOK_SIGNING_SECRET ? { webhookSigningSecret: vars.WEBHOOK_SIGNING_SECRET } : {}),
     ...(vars.MODAL_PROXY_KEY && vars.MODAL_PROXY_SECRET
       ? { modalProxy: { key: vars.MODAL_PROXY_KEY, secret: vars.MODAL_PROXY_SECRET } }
       : {}),
@@ -144,6 +171,8 @@ export function resolveConfig(env: object, log?: Logger): ControlPlaneConfig {
     tokens: config.tokens.map((grant) => grant.name),
     s3_endpoint: config.s3?.endpoint,
     modal_proxy_auth: config.modalProxy !== undefined,
+    hook_sources: config.hookSources.map((source) => `${source.name}:${source.kind}`),
+    outbound_webhooks: config.webhookSigningSecret !== undefined,
   });
   resolved.set(env, config);
   return config;

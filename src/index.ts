@@ -3,6 +3,7 @@ import { agents } from "./api/agents.ts";
 import type { AppEnv } from "./api/context.ts";
 import { endpoints } from "./api/endpoints.ts";
 import { onError, sendError } from "./api/errors.ts";
+import { hooks } from "./api/hooks.ts";
 import { withRuntime } from "./api/middleware.ts";
 import { runs } from "./api/runs.ts";
 import { TheoryError } from "./core/errors.ts";
@@ -10,6 +11,7 @@ import { TheoryError } from "./core/errors.ts";
 export { AgentTunnel } from "../durable-objects/agent-tunnel.ts";
 export { EndpointRegistry } from "../durable-objects/endpoint-registry.ts";
 export { RunSession } from "../durable-objects/run-session.ts";
+export { WebhookLedger } from "../durable-objects/webhook-ledger.ts";
 
 const app = new Hono<AppEnv>();
 
@@ -18,6 +20,7 @@ app.use("/v1/*", withRuntime);
 app.route("/v1/runs", runs);
 app.route("/v1/endpoints", endpoints);
 app.route("/v1/agents", agents);
+app.route("/v1/hooks", hooks);
 app.notFound((c) =>
   sendError(
     c,

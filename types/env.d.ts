@@ -6,6 +6,7 @@ interface Env {
   RUN_SESSION: DurableObjectNamespace<import("../durable-objects/run-session.ts").RunSession>;
   ENDPOINTS: DurableObjectNamespace<import("../durable-objects/endpoint-registry.ts").EndpointRegistry>;
   AGENT_TUNNEL: DurableObjectNamespace<import("../durable-objects/agent-tunnel.ts").AgentTunnel>;
+  WEBHOOK_LEDGER: DurableObjectNamespace<import("../durable-objects/webhook-ledger.ts").WebhookLedger>;
   WORLD_ID: string;
   STORAGE: string;
   ENDPOINT_POLICY: string;
@@ -16,7 +17,7 @@ interface Env {
 declare namespace Cloudflare {
   interface GlobalProps {
     mainModule: typeof import("../src/index.ts");
-    durableNamespaces: "RunSession" | "EndpointRegistry" | "AgentTunnel";
+    durableNamespaces: "RunSession" | "EndpointRegistry" | "AgentTunnel" | "WebhookLedger";
   }
   interface Env extends globalThis.Env {}
 }

@@ -1,7 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
 import { ENVELOPE_OBJECT, RECEIPT_OBJECT } from "../../durable-objects/run-session.ts";
-import { isTerminal, RunRequestSchema, type RunResource } from "../contract/api.ts";
+import { isTerminal, type RunRequest, RunRequestSchema, type RunResource } from "../contract/api.ts";
 import { RunIdSchema } from "../contract/primitives.ts";
 import { sha256Hex } from "../core/canonical.ts";
 import { TheoryError } from "../core/errors.ts";
@@ -59,6 +59,35 @@ async function servePersisted(c: Context<AppEnv>, name: string): Promise<Respons
   });
 }
 
+/**
+ * Starts (or finds) the run and answers: 202 + Location, or with `Prefer: wait=N` the settled run
+ * (200) once it settles within N seconds. Shared by POST /v1/runs and the CI hook.
+ */
+export async function startRun(
+  c: Context<AppEnv>,
+  request: RunRequest & { run_id: string },
+): Promise<Response> {
+  const started = await session(c, request.run_id).start(request);
+  if (!started.ok) {
+    // A request that cannot be planned (unknown ref, unusable prefix or scope) is semantically invalid.
+    const status = started.error.code === "ERR_INPUTS" ? 422 : undefined;
+    return sendError(
+      c,
+      new TheoryError(started.error.code, started.error.message, { status }),
+      request.run_id,
+    );
+  }
+  const wait = /(?:^|[\s,;])wait=(\d+)/.exec(c.req.header("Prefer") ?? "")?.[1];
+  const headers = { Location: `/v1/runs/${request.run_id}` };
+  if (wait === undefined) return c.json(started.resource, 202, headers);
+  const seconds = Math.min(Number(wait), MAX_WAIT_S);
+  const resource = await waitSettled(c, request.run_id, seconds, started.resource);
+  return c.json(resource, isTerminal(resource.state) ? 200 : 202, {
+    ...headers,
+    "Preference-Applied": `wait=${seconds}`,
+  });
+}
+
 export const runs = new Hono<AppEnv>()
   .post(
     "/",
@@ -67,26 +96,7 @@ export const runs = new Hono<AppEnv>()
     zValidator("json", RunRequestSchema, validationHook),
     async (c) => {
       const body = c.req.valid("json");
-      const request = { ...body, run_id: body.run_id ?? crypto.randomUUID() };
-      const started = await session(c, request.run_id).start(request);
-      if (!started.ok) {
-        // A request that cannot be planned (unknown ref, unusable prefix or scope) is semantically invalid.
-        const status = started.error.code === "ERR_INPUTS" ? 422 : undefined;
-        return sendError(
-          c,
-          new TheoryError(started.error.code, started.error.message, { status }),
-          request.run_id,
-        );
-      }
-      const wait = /(?:^|[\s,;])wait=(\d+)/.exec(c.req.header("Prefer") ?? "")?.[1];
-      const headers = { Location: `/v1/runs/${request.run_id}` };
-      if (wait === undefined) return c.json(started.resource, 202, headers);
-      const seconds = Math.min(Number(wait), MAX_WAIT_S);
-      const resource = await waitSettled(c, request.run_id, seconds, started.resource);
-      return c.json(resource, isTerminal(resource.state) ? 200 : 202, {
-        ...headers,
-        "Preference-Applied": `wait=${seconds}`,
-      });
+      return startRun(c, { ...body, run_id: body.run_id ?? crypto.randomUUID() });
     },
   )
   .get("/:id", requireScope("runs:read"), async (c) => {

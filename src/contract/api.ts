@@ -98,5 +98,18 @@ export const ReceiptSchema = z.strictObject({
   }),
   frames: z.strictObject({ total: z.int().min(0), tokens: z.int().min(0), bytes_in: z.int().min(0) }),
   envelope: z.strictObject({ bytes: z.int().min(0), sha256: z.string().regex(/^[a-f0-9]{64}$/) }),
+  /** Outbound webhook deliveries, every attempt (rewritten as attempts happen after settling). */
+  webhooks: z
+    .array(
+      z.strictObject({
+        event: WebhookEventSchema,
+        webhook_id: z.string(),
+        delivered: z.boolean(),
+        attempts: z.array(
+          z.strictObject({ at: z.iso.datetime(), status: z.int().optional(), error: z.string().optional() }),
+        ),
+      }),
+    )
+    .optional(),
 });
 export type Receipt = z.infer<typeof ReceiptSchema>;

@@ -5,6 +5,8 @@
 import { startProcessor } from "./processor.ts";
 import { startRogueProcessor } from "./rogue-processor.ts";
 import { startS3 } from "./s3.ts";
+import { TEST_WEBHOOK_SIGNING_SECRET } from "./tokens.ts";
+import { startWebhookReceiver } from "./webhook-receiver.ts";
 
 const s3 = await startS3("theory");
 const litellm = await startProcessor({ toolRef: "llm/litellm@1" });
@@ -29,11 +31,12 @@ const rogue = await startRogueProcessor({
     }
   },
 });
+const receiver = await startWebhookReceiver(TEST_WEBHOOK_SIGNING_SECRET);
 process.stdout.write(
-  `${JSON.stringify({ s3Endpoint: s3.endpoint, processors: { litellm: litellm.http, echo: echo.http, rogue: rogue.url } })}\n`,
+  `${JSON.stringify({ s3Endpoint: s3.endpoint, processors: { litellm: litellm.http, echo: echo.http, rogue: rogue.url, receiver: receiver.url } })}\n`,
 );
 process.stdin.resume();
 process.stdin.on("end", async () => {
-  await Promise.all([s3.close(), litellm.close(), echo.close(), rogue.close()]);
+  await Promise.all([s3.close(), litellm.close(), echo.close(), rogue.close(), receiver.close()]);
   process.exit(0);
 });

@@ -20,3 +20,14 @@ export function authTokensBinding(): string {
     })),
   );
 }
+
+const whsec = (seed: string) => `whsec_${Buffer.from(seed.padEnd(32, "-")).toString("base64")}`;
+
+/** CI sources the workerd tests sign inbound hooks with. */
+export const TEST_HOOKS = {
+  standard: { name: "ci", kind: "standard", secret: whsec("theory-test-ci-hook-secret") },
+  github: { name: "gh", kind: "github", secret: "theory-test-github-hook-secret" },
+} as const;
+
+/** The control plane signs its outbound webhooks with this; the test receiver verifies with it. */
+export const TEST_WEBHOOK_SIGNING_SECRET = whsec("theory-test-outbound-signing");

@@ -1,0 +1,280 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, inject, it } from "vitest";
+import { ReceiptSchema } from "../../src/contract/api.ts";
+import { TEST_HOOKS } from "../support/tokens.ts";
+import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
+
+const processors = inject("processors");
+
+function signedHook(body: string, options: { id?: string; at?: Date; secret?: string } = {}) {
+  const id = options.id ?? `msg_${uniqueRunId("hook")}`;
+  const at = options.at ?? new Date();
+  const signature = new Webhook(options.secret ?? TEST_HOOKS.standard.secret).sign(id, at, body);
+  return {
+    id,
+    post: () =>
+      api("/v1/hooks/ci", {
+        method: "POST",
+        token: null,
+        body,
+        headers: {
+          "Content-Type": "application/json",
+          "webhook-id": id,
+          "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+          "webhook-signature": signature,
+        },
+      }),
+  };
+}
+
+async function githubHook(payload: object, options: { delivery?: string; secret?: string } = {}) {
+  const body = JSON.stringify(payload);
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(options.secret ?? TEST_HOOKS.github.secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = [...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)))]
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+  return api("/v1/hooks/ci", {
+    method: "POST",
+    token: null,
+    body,
+    headers: {
+      "Content-Type": "application/json",
+      "X-Hub-Signature-256": `sha256=${mac}`,
+      "X-GitHub-Delivery": options.delivery ?? crypto.randomUUID(),
+    },
+  });
+}
+
+const hookRequest = () => ({
+  ref: "llm/litellm@1",
+  mode: "mock",
+  inputs: { prompt: "from ci", max_tokens: 3 },
+  target: "modal",
+  artifact_scope: "local",
+});
+
+async function expectAuthError(response: Response, message: string) {
+  expect(response.status).toBe(401);
+  const body = (await response.json()) as any;
+  expect(body.error).toMatchObject({ code: "ERR_AUTH", message: expect.stringContaining(message) });
+}
+
+describe("inbound CI hooks (Standard Webhooks)", () => {
+  it("a valid signature starts exactly one run, whose id derives from the webhook id", async () => {
+    await registerEndpoint("llm/litellm@1", processors.litellm);
+    const hook = signedHook(JSON.stringify(hookRequest()));
+    const response = await hook.post();
+    expect(response.status).toBe(202);
+    const resource = (await response.json()) as any;
+    expect(resource.run_id).toMatch(/^hook-[a-f0-9]{32}$/);
+    await expectAuthError(await hook.post(), "replayed");
+    const { resource: settled } = await runAndWait({ ...hookRequest(), run_id: resource.run_id });
+    expect(settled.state).toBe("succeeded");
+  });
+
+  it.each([
+    [
+      "a bad signature",
+      () =>
+        signedHook(JSON.stringify(hookRequest()), {
+          secret: "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC0tLS0=",
+        }),
+      "does not verify",
+    ],
+    [
+      "a stale timestamp",
+      () => signedHook(JSON.stringify(hookRequest()), { at: new Date(Date.now() - 6 * 60_000) }),
+      "5-minute window",
+    ],
+    [
+      "a future timestamp",
+      () => signedHook(JSON.stringify(hookRequest()), { at: new Date(Date.now() + 6 * 60_000) }),
+      "5-minute window",
+    ],
+  ])("%s -> 401 ERR_AUTH, and no run", async (_name, make, message) => {
+    const hook = make();
+    await expectAuthError(await hook.post(), message);
+  });
+
+  it("a tampered body -> 401; missing headers -> 401", async () => {
+    const hook = signedHook(JSON.stringify(hookRequest()));
+    const tampered = await api("/v1/hooks/ci", {
+      method: "POST",
+      token: null,
+      body: JSON.stringify({ ...hookRequest(), mode: "real" }),
+      headers: {
+        "Content-Type": "application/json",
+        "webhook-id": hook.id,
+        "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+        "webhook-signature": "v1,AAAA",
+      },
+    });
+    await expectAuthError(tampered, "does not verify");
+    await expectAuthError(
+      await api("/v1/hooks/ci", { method: "POST", token: null, json: hookRequest() }),
+      "required",
+    );
+  });
+
+  it("a signed but invalid run request -> 422 ERR_INPUTS, nothing started, the id not consumed", async () => {
+    const id = `msg_${uniqueRunId("bad")}`;
+    const bad = signedHook(JSON.stringify({ ...hookRequest(), mode: "fake" }), { id });
+    const response = await bad.post();
+    expect(response.status).toBe(422);
+    expect(((await response.json()) as any).error.code).toBe("ERR_INPUTS");
+    const fixed = signedHook(JSON.stringify(hookRequest()), { id });
+    expect((await fixed.post()).status).toBe(202);
+  });
+
+  it("an oversized body -> 413", async () => {
+    const hook = signedHook(
+      JSON.stringify({ ...hookRequest(), inputs: { prompt: "x".repeat(1024 * 1024) } }),
+    );
+    expect((await hook.post()).status).toBe(413);
+  });
+});
+
+describe("inbound CI hooks (GitHub X-Hub-Signature-256)", () => {
+  it("repository_dispatch: client_payload is the run request", async () => {
+    const response = await githubHook({ action: "theory-run", client_payload: hookRequest() });
+    expect(response.status).toBe(202);
+  });
+
+  it("workflow_dispatch-style: string inputs are mapped by the documented rule", async () => {
+    const response = await githubHook({
+      inputs: {
+        ref: "llm/litellm@1",
+        mode: "mock",
+        target: "modal",
+        artifact_scope: "local",
+        inputs: '{"prompt":"wd","max_tokens":2}',
+        timeout_s: "30",
+      },
+    });
+    expect(response.status).toBe(202);
+    const bad = await githubHook({
+      inputs: {
+        ref: "llm/litellm@1",
+        mode: "mock",
+        target: "modal",
+        artifact_scope: "local",
+        inputs: "{not json",
+      },
+    });
+    expect(bad.status).toBe(422);
+    expect(((await bad.json()) as any).error).toMatchObject({
+      code: "ERR_INPUTS",
+      message: "inputs.inputs is not JSON",
+    });
+  });
+
+  it("a bad HMAC -> 401; a replayed delivery -> 401", async () => {
+    await expectAuthError(
+      await githubHook({ client_payload: hookRequest() }, { secret: "not-the-secret-at-all" }),
+      "does not verify",
+    );
+    const delivery = crypto.randomUUID();
+    expect((await githubHook({ client_payload: hookRequest() }, { delivery })).status).toBe(202);
+    await expectAuthError(await githubHook({ client_payload: hookRequest() }, { delivery }), "replayed");
+  });
+});
+
+async function deliveriesFor(runId: string): Promise<any[]> {
+  const all = (await (await fetch(`${processors.receiver}/deliveries`)).json()) as any[];
+  return all.filter((d) => d.body?.run_id === runId);
+}
+
+async function until<T>(
+  what: () => Promise<T>,
+  done: (value: T) => boolean,
+  poke?: () => Promise<unknown>,
+): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const value = await what();
+    if (done(value)) return value;
+    await poke?.();
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error("condition never met");
+}
+
+describe("outbound run webhooks", () => {
+  it("delivered once on success, signed (the receiver verifies with standardwebhooks), with the settled run", async () => {
+    await registerEndpoint("llm/litellm@1", processors.litellm);
+    const runId = uniqueRunId("wh-ok");
+    const { resource } = await runAndWait(
+      runRequest(runId, { webhook: { url: `${processors.receiver}/ok`, events: ["start", "completed"] } }),
+    );
+    expect(resource.state).toBe("succeeded");
+    const deliveries = await until(
+      () => deliveriesFor(runId),
+      (d) => d.length >= 2,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await deliveriesFor(runId)).toHaveLength(2);
+    const completed = deliveries.find((d) => d.body.state === "succeeded");
+    expect(completed).toMatchObject({ verified: true, webhook_id: `msg_${runId}_completed`, body: resource });
+    expect(deliveries.find((d) => d.webhook_id === `msg_${runId}_start`)?.verified).toBe(true);
+    const receipt = ReceiptSchema.parse(await (await api(`/v1/runs/${runId}/receipt`)).json());
+    expect(receipt.webhooks?.find((w) => w.event === "completed")).toMatchObject({
+      delivered: true,
+      attempts: [{ status: 200 }],
+    });
+  });
+
+  it("500 twice then 200 -> exactly three attempts, the same webhook-id each time", async () => {
+    const runId = uniqueRunId("wh-flaky");
+    await runAndWait(
+      runRequest(runId, { webhook: { url: `${processors.receiver}/flaky`, events: ["completed"] } }),
+    );
+    const stub = env.RUN_SESSION.getByName(runId);
+    const deliveries = await until(
+      () => deliveriesFor(runId),
+      (d) => d.length >= 3,
+      () => runDurableObjectAlarm(stub),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await runDurableObjectAlarm(stub);
+    expect(await deliveriesFor(runId)).toHaveLength(3);
+    expect(new Set(deliveries.map((d) => d.webhook_id))).toEqual(new Set([`msg_${runId}_completed`]));
+    expect(deliveries.every((d) => d.verified)).toBe(true);
+    const receipt = await until(
+      async () => ReceiptSchema.parse(await (await api(`/v1/runs/${runId}/receipt`)).json()),
+      (r) => r.webhooks?.[0]?.delivered === true,
+    );
+    expect(receipt.webhooks?.[0]?.attempts.map((a) => a.status)).toEqual([500, 500, 200]);
+  });
+
+  it("a receiver that never answers does not delay the envelope", async () => {
+    const runId = uniqueRunId("wh-never");
+    const { status, resource } = await runAndWait(
+      runRequest(runId, { webhook: { url: `${processors.receiver}/never`, events: ["start", "completed"] } }),
+      5,
+    );
+    expect(status).toBe(200);
+    expect(resource.state).toBe("succeeded");
+    expect((await api(`/v1/runs/${runId}/envelope`)).status).toBe(200);
+  });
+
+  it.each([
+    ["a private address", "https://10.1.2.3/hook"],
+    ["link-local metadata", "https://169.254.169.254/latest"],
+    ["plain http off loopback", "http://ci.example.test/hook"],
+  ])("refuses a webhook to %s (422), starting nothing", async (_name, url) => {
+    const runId = uniqueRunId("wh-bad");
+    const response = await api("/v1/runs", {
+      method: "POST",
+      json: runRequest(runId, { webhook: { url, events: ["completed"] } }),
+    });
+    expect(response.status).toBe(422);
+    expect((await api(`/v1/runs/${runId}`)).status).toBe(404);
+  });
+});
