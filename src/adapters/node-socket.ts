@@ -27,7 +27,7 @@ export const nodeConnect: SocketConnector = (url, protocol, headers, handlers) =
     socket.on("close", (code, reason) => {
       if (opened) handlers.onClose(code, reason.toString());
     });
-    socket.on("error", (error) => {
+    socket.on("error", () => {
       if (!opened) reject(new TheoryError("ERR_ENDPOINT_MISSING", "could not connect to the endpoint"));
       else handlers.onError(new TheoryError("ERR_ENDPOINT_MISSING", "run session lost"));
     });

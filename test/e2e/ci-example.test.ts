@@ -1,8 +1,9 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcessByStdio, execFile, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -19,7 +20,7 @@ const exec = promisify(execFile);
 let dir = "";
 let controlPlane: LocalProcess;
 let processor: LocalProcess;
-let receiver: ChildProcess;
+let receiver: ChildProcessByStdio<null, Readable, Readable>;
 let receiverUrl = "";
 const received: any[] = [];
 let headers: Record<string, string> = {};
@@ -57,8 +58,8 @@ beforeAll(async () => {
     env: { ...process.env, THEORY_WEBHOOK_SECRET: TEST_WEBHOOK_SIGNING_SECRET, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  createInterface({ input: receiver.stdout! }).on("line", (line) => received.push(JSON.parse(line)));
-  await new Promise((resolve) => receiver.stderr!.once("data", resolve));
+  createInterface({ input: receiver.stdout }).on("line", (line) => received.push(JSON.parse(line)));
+  await new Promise((resolve) => receiver.stderr.once("data", resolve));
   receiverUrl = `http://127.0.0.1:${port}`;
 });
 
