@@ -11,6 +11,8 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   imagectl: () => import("./commands/imagectl.ts"),
   agent: () => import("./commands/agent.ts"),
   localctl: () => import("./commands/localctl.ts"),
+  run: () => import("./commands/run.ts"),
+  runs: () => import("./commands/runs.ts"),
 };
 
 async function usage(): Promise<string> {

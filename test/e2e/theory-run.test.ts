@@ -1,0 +1,269 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type LocalProcess,
+  makeToken,
+  startControlPlane,
+  startProcessorProcess,
+} from "../../scripts/lib/local-stack.ts";
+import { freePort } from "./support/docker.ts";
+
+// `theory run` and `theory runs` as a user runs them: the CLI in a subprocess, against the control
+// plane under wrangler dev, which dials a processor from source registered as the ref's endpoint.
+const root = join(import.meta.dirname, "..", "..");
+const DIGEST = `sha256:${"2".repeat(64)}`;
+const OTHER_OCI = `127.0.0.1:5000/theory/processor@sha256:${"3".repeat(64)}`;
+const REF = "llm/litellm@1";
+let dir = "";
+let processor: LocalProcess;
+let controlPlane: LocalProcess;
+let token = "";
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "theory-e2e-run-"));
+  processor = await startProcessorProcess({
+    toolRef: REF,
+    port: await freePort(),
+    env: {
+      IMAGE_DIGEST: DIGEST,
+      ENV_FINGERPRINT: "cpu:1;memory:2Gi",
+      ARTIFACTS_ROOT: join(dir, "artifacts"),
+    },
+  });
+  const made = makeToken("e2e-run");
+  token = made.token;
+  controlPlane = await startControlPlane({
+    port: await freePort(),
+    vars: {
+      AUTH_TOKENS: made.authTokens,
+      ENDPOINT_POLICY: "https+loopback",
+      LOG_LEVEL: "warn",
+      HEALTH_BUDGET_MS: "1000",
+    },
+  });
+  const put = await fetch(`${controlPlane.url}/v1/endpoints/${REF}`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ url: processor.url, image_digest: DIGEST }),
+  });
+  expect(put.status).toBe(200);
+});
+
+afterAll(async () => {
+  await controlPlane?.stop();
+  await processor?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], env: Record<string, string | undefined> = {}) {
+  const child = spawn(process.execPath, [join(root, "agent", "cli.ts"), ...args], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      THEORY_HOME: join(dir, "home"),
+      THEORY_TOKEN: token,
+      THEORY_CONTROL_PLANE: controlPlane.url,
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<Exited>((resolve) =>
+    child.once("close", (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child: child as ChildProcess, exited };
+}
+
+const theory = (args: string[], env?: Record<string, string | undefined>) => start(args, env).exited;
+
+const runArgs = (runId: string, inputs: object = { prompt: "hi", max_tokens: 5 }, ...extra: string[]) => [
+  "run",
+  "--ref",
+  REF,
+  "--target",
+  "modal",
+  "--mode",
+  "mock",
+  "--inputs-json",
+  JSON.stringify(inputs),
+  "--run-id",
+  runId,
+  "--json",
+  ...extra,
+];
+
+async function persisted(runId: string): Promise<string> {
+  const response = await fetch(`${controlPlane.url}/v1/runs/${runId}/envelope`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  expect(response.status).toBe(200);
+  return response.text();
+}
+
+const errorCode = (stdout: string) => JSON.parse(stdout).error?.code;
+
+describe("theory run", () => {
+  it("--wait: prints exactly the persisted envelope bytes and exits 0", async () => {
+    const result = await theory([...runArgs("cli-wait-1"), "--wait"], { THEORY_LOG_LEVEL: "debug" });
+    expect(result.code, result.stderr).toBe(0);
+    // Settled by the held POST: no event stream was opened.
+    expect(result.stderr).not.toContain('"events.open"');
+    expect(result.stdout).toBe(`${await persisted("cli-wait-1")}\n`);
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: "success", run_id: "cli-wait-1" });
+  });
+
+  it("following the event stream (no --wait) prints the same persisted bytes", async () => {
+    const result = await theory(runArgs("cli-stream-1"), { THEORY_LOG_LEVEL: "debug" });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('"events.open"');
+    expect(result.stderr).not.toContain(token);
+    expect(result.stdout).toBe(`${await persisted("cli-stream-1")}\n`);
+    // Not a terminal: no token text or progress lines on stderr, only NDJSON logs (none at info here).
+    expect(result.stderr).not.toContain("theory run:");
+  });
+
+  it("on a terminal, streams the tokens and progress lines on stderr (stdout keeps only the envelope)", async () => {
+    // `script` gives the CLI a pseudo-terminal (stdout and stderr both, so they arrive merged).
+    const command = [process.execPath, join(root, "agent", "cli.ts"), ...runArgs("cli-tty-1")]
+      .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
+      .join(" ");
+    const result = await new Promise<Exited>((resolve) => {
+      const child = spawn("script", ["-qfec", command, "/dev/null"], {
+        cwd: root,
+        env: { PATH: process.env.PATH, THEORY_TOKEN: token, THEORY_CONTROL_PLANE: controlPlane.url },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      child.stdout.on("data", (chunk) => {
+        stdout += chunk;
+      });
+      child.once("close", (code) => resolve({ code, stdout, stderr: "" }));
+    });
+    expect(result.code, result.stdout).toBe(0);
+    const text = result.stdout.replaceAll("\r\n", "\n");
+    expect(text).toMatch(/theory run: run cli-tty-1 (queued|running)\n/);
+    expect(text).toContain("This is a deterministic mock\n");
+    expect(text).toMatch(/theory run: succeeded after [0-9.]+ s, 5 tokens/);
+    expect(text.trimEnd().endsWith(await persisted("cli-tty-1"))).toBe(true);
+  });
+
+  it("an error envelope (--expected-oci with another digest) exits 10 with ERR_REGISTRY_MISMATCH", async () => {
+    const result = await theory([...runArgs("cli-mismatch-1"), "--expected-oci", OTHER_OCI]);
+    expect(result.code).toBe(10);
+    expect(errorCode(result.stdout)).toBe("ERR_REGISTRY_MISMATCH");
+    expect(result.stdout).toBe(`${await persisted("cli-mismatch-1")}\n`);
+  });
+
+  it("an invalid request (bad ref) exits 2 and sends nothing", async () => {
+    const result = await theory(runArgs("cli-badref-1").map((arg) => (arg === REF ? "LLM/x" : arg)));
+    expect(result.code).toBe(2);
+    expect(errorCode(result.stdout)).toBe("ERR_INPUTS");
+    const lookup = await theory(["runs", "get", "cli-badref-1", "--json"]);
+    expect(lookup.code).toBe(4);
+    expect(errorCode(lookup.stdout)).toBe("ERR_NOT_FOUND");
+  });
+
+  it("no token exits 3 (ERR_AUTH) before sending; a token the control plane refuses exits 3 too", async () => {
+    const missing = await theory(runArgs("cli-auth-1"), { THEORY_TOKEN: undefined });
+    expect(missing.code).toBe(3);
+    expect(errorCode(missing.stdout)).toBe("ERR_AUTH");
+    const wrong = await theory(runArgs("cli-auth-1"), { THEORY_TOKEN: "not-a-valid-token" });
+    expect(wrong.code).toBe(3);
+    expect(errorCode(wrong.stdout)).toBe("ERR_AUTH");
+    expect(wrong.stderr).not.toContain("not-a-valid-token");
+    expect((await theory(["runs", "get", "cli-auth-1", "--json"])).code).toBe(4);
+  });
+
+  it("an unreachable control plane exits 7 (ERR_ENDPOINT_MISSING)", async () => {
+    const result = await theory(runArgs("cli-down-1"), {
+      THEORY_CONTROL_PLANE: `http://127.0.0.1:${await freePort()}`,
+    });
+    expect(result.code).toBe(7);
+    expect(errorCode(result.stdout)).toBe("ERR_ENDPOINT_MISSING");
+  });
+
+  it("the same run_id with a different request exits 5 (ERR_CONFLICT from the API)", async () => {
+    const result = await theory([...runArgs("cli-wait-1", { prompt: "other" }), "--wait"]);
+    expect(result.code).toBe(5);
+    expect(errorCode(result.stdout)).toBe("ERR_CONFLICT");
+  });
+});
+
+describe("theory runs", () => {
+  it("get: the run resource as JSON; an unknown run exits 4", async () => {
+    const result = await theory(["runs", "get", "cli-wait-1", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      run_id: "cli-wait-1",
+      ref: REF,
+      target: "modal",
+      state: "succeeded",
+      envelope: JSON.parse(await persisted("cli-wait-1")),
+    });
+    expect((await theory(["runs", "get", "no-such-run", "--json"])).code).toBe(4);
+    expect((await theory(["runs", "get", "../bad", "--json"])).code).toBe(2);
+  });
+
+  it("events: NDJSON {id, event, data} in order, ending with done; --after skips what was seen", async () => {
+    const result = await theory(["runs", "events", "cli-stream-1", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stdout
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    const done = lines.at(-1);
+    expect(done).toEqual({ event: "done", data: JSON.parse(await persisted("cli-stream-1")) });
+    const ids = lines.slice(0, -1).map((line) => line.id);
+    expect(ids).toEqual(ids.map((_, i) => i + 1));
+    expect(lines.filter((line) => line.event === "Token").length).toBe(5);
+    expect(lines[0]).toMatchObject({ id: 1, event: "Ack", data: { kind: "Ack" } });
+    const after = await theory(["runs", "events", "cli-stream-1", "--after", "3", "--json"]);
+    expect(
+      after.stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => JSON.parse(line).id ?? "done"),
+    ).toEqual([...ids.slice(3), "done"]);
+    expect((await theory(["runs", "events", "no-such-run", "--json"])).code).toBe(4);
+  });
+
+  it("cancel: a long run followed by `theory run` settles ERR_CANCELED, and that run exits 13", async () => {
+    const slow = { prompt: "slow", max_tokens: 1000, token_delay_ms: 10 };
+    const running = start(runArgs("cli-cancel-1", slow));
+    // Wait until the processor has acknowledged it and tokens are flowing.
+    for (let i = 0; ; i++) {
+      const got = await theory(["runs", "get", "cli-cancel-1", "--json"]);
+      if (got.code === 0 && JSON.parse(got.stdout).state === "running") break;
+      if (i > 100) throw new Error(`run never started: ${got.stdout}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const canceled = await theory(["runs", "cancel", "cli-cancel-1", "--json"]);
+    expect(canceled.code, canceled.stderr).toBe(0);
+    expect(JSON.parse(canceled.stdout)).toMatchObject({ run_id: "cli-cancel-1" });
+    const result = await running.exited;
+    expect(result.code, result.stderr).toBe(13);
+    expect(errorCode(result.stdout)).toBe("ERR_CANCELED");
+    expect(result.stdout).toBe(`${await persisted("cli-cancel-1")}\n`);
+    const events = (await theory(["runs", "events", "cli-cancel-1", "--json"])).stdout.trimEnd().split("\n");
+    const tokens = events.filter((line) => JSON.parse(line).event === "Token").length;
+    expect(tokens).toBeGreaterThan(0);
+    expect(tokens).toBeLessThan(1000);
+    expect((await theory(["runs", "cancel", "no-such-run", "--json"])).code).toBe(4);
+  });
+});
