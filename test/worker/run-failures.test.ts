@@ -55,7 +55,9 @@ describe("event subscribers over WebSocket", () => {
     const closed = new Promise<number>((resolve) =>
       socket.addEventListener("close", (event) => resolve(event.code)),
     );
-    socket.addEventListener("message", (event) => received.push(event.data as string));
+    socket.addEventListener("message", (event) => {
+      received.push(event.data as string);
+    });
     socket.accept();
     return { received, closed };
   }
