@@ -21,24 +21,13 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" # dockerd lives in /usr/sbin
 
 log() { printf 'ensure-engine: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
+# shellcheck source=scripts/docker/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 engine_up() { command -v docker >/dev/null 2>&1 && timeout 5 docker info >/dev/null 2>&1; }
 
-# True if process $1 exists and is not a zombie.
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [[ ${stat%% *} != Z ]]
-}
-
 # Pid of a running dockerd from its pid file, if any.
-running_dockerd() {
-  local pid
-  pid=$(cat "$PID_FILE" 2>/dev/null) || return 1
-  [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]] || return 1
-  printf '%s\n' "$pid"
-}
+running_dockerd() { running_pid "$PID_FILE" dockerd; }
 
 engine_up && exit 0
 
@@ -47,7 +36,6 @@ case "${DOCKER_HOST:-}" in
   *) die "DOCKER_HOST=$DOCKER_HOST does not answer; start that engine, or unset DOCKER_HOST to use a local one" ;;
 esac
 
-is_root() { [[ $(id -u) -eq 0 ]]; }
 installed() { command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1; }
 
 if is_root; then
@@ -64,14 +52,7 @@ else
 fi
 
 if ! installed; then
-  command -v apt-get >/dev/null 2>&1 || die "dockerd is not installed and there is no apt-get: install Docker Engine, then rerun $0"
-  apt_log="${TMPDIR:-/tmp}/theory-apt-docker.log"
-  log "installing docker.io with apt-get (up to a few minutes); log: $apt_log"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { apt-get update && apt-get install -y --no-install-recommends docker.io; } >"$apt_log" 2>&1; then
-    tail -n 25 "$apt_log" >&2
-    die "installing docker.io failed (full log: $apt_log)"
-  fi
+  apt_install docker.io "${TMPDIR:-/tmp}/theory-apt-docker.log"
   command -v dockerd >/dev/null 2>&1 || die "docker.io installed but dockerd is not on PATH ($PATH)"
   engine_up && exit 0 # the package's own service start may have worked
 fi
@@ -82,26 +63,9 @@ if dockerd_pid=$(running_dockerd); then
 else
   is_root || die "the Docker engine is not running: run 'sudo bash $0' (starts dockerd)"
   log "starting dockerd --iptables=false --bridge=none; log: $LOG_FILE"
-  (
-    # Detach: new session, no inherited descriptors (the caller's pipes, our lock), cwd /.
-    for fd in /proc/"$BASHPID"/fd/*; do
-      fd=${fd##*/}
-      if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
-    done
-    cd /
-    exec setsid nohup dockerd --iptables=false --bridge=none </dev/null >"$LOG_FILE" 2>&1
-  ) &
-  dockerd_pid=$!
+  start_detached dockerd --iptables=false --bridge=none
+  dockerd_pid=$STARTED_PID
 fi
-
-fail() {
-  log "$*"
-  if [[ -s $LOG_FILE ]]; then
-    log "last lines of $LOG_FILE:"
-    tail -n 25 "$LOG_FILE" >&2
-  fi
-  exit 1
-}
 
 deadline=$((SECONDS + WAIT_SECONDS))
 until engine_up; do

@@ -24,30 +24,17 @@ LOCK_FILE="${TMPDIR:-/tmp}/theory-ensure-registry.lock"
 
 log() { printf 'ensure-registry: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
+# shellcheck source=scripts/docker/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v curl >/dev/null 2>&1 || die "curl is needed to check the registry: install curl, then rerun $0"
 
 registry_up() { curl -sf -o /dev/null --max-time 2 "http://$ADDR/v2/"; }
 
-# True if process $1 exists and is not a zombie.
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [[ ${stat%% *} != Z ]]
-}
-
 # Pid of the registry this script started earlier, if it still runs.
-running_registry() {
-  local pid
-  pid=$(cat "$PID_FILE" 2>/dev/null) || return 1
-  [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == docker-registry ]] || return 1
-  printf '%s\n' "$pid"
-}
+running_registry() { running_pid "$PID_FILE" docker-registry; }
 
 registry_up && exit 0
-
-is_root() { [[ $(id -u) -eq 0 ]]; }
 
 mkdir -p "$STATE_DIR"
 # One caller at a time installs/starts; the others wait here and then find it up.
@@ -57,15 +44,7 @@ registry_up && exit 0
 
 if ! command -v docker-registry >/dev/null 2>&1; then
   is_root || die "docker-registry is not installed: run 'sudo bash $0' once (installs and starts it)"
-  command -v apt-get >/dev/null 2>&1 ||
-    die "docker-registry is not installed and there is no apt-get: run any OCI registry on $ADDR, then rerun $0"
-  apt_log="${TMPDIR:-/tmp}/theory-apt-docker-registry.log"
-  log "installing docker-registry with apt-get; log: $apt_log"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { apt-get update && apt-get install -y --no-install-recommends docker-registry; } >"$apt_log" 2>&1; then
-    tail -n 25 "$apt_log" >&2
-    die "installing docker-registry failed (full log: $apt_log)"
-  fi
+  apt_install docker-registry "${TMPDIR:-/tmp}/theory-apt-docker-registry.log"
   command -v docker-registry >/dev/null 2>&1 || die "docker-registry installed but not on PATH ($PATH)"
   registry_up && exit 0 # the package's own service start may have worked
 fi
@@ -90,27 +69,10 @@ http:
   addr: $ADDR
 EOF
   log "starting docker-registry serve $CONFIG_FILE (storage $STATE_DIR/storage); log: $LOG_FILE"
-  (
-    # Detach: new session, no inherited descriptors (the caller's pipes, our lock), cwd /.
-    for fd in /proc/"$BASHPID"/fd/*; do
-      fd=${fd##*/}
-      if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
-    done
-    cd /
-    exec setsid nohup docker-registry serve "$CONFIG_FILE" </dev/null >"$LOG_FILE" 2>&1
-  ) &
-  registry_pid=$!
+  start_detached docker-registry serve "$CONFIG_FILE"
+  registry_pid=$STARTED_PID
   printf '%s\n' "$registry_pid" >"$PID_FILE"
 fi
-
-fail() {
-  log "$*"
-  if [[ -s $LOG_FILE ]]; then
-    log "last lines of $LOG_FILE:"
-    tail -n 25 "$LOG_FILE" >&2
-  fi
-  exit 1
-}
 
 deadline=$((SECONDS + WAIT_SECONDS))
 until registry_up; do
