@@ -11,6 +11,7 @@ import {
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
+import { directEnvelope } from "../support/direct.ts";
 import { freePort } from "./support/docker.ts";
 
 const DIGEST = `sha256:${"1".repeat(64)}`;
@@ -125,18 +126,9 @@ describe("theory agent against the control plane under wrangler dev", () => {
     const resource = await runLocal("agent-1");
     expect(resource).toMatchObject({ state: "succeeded", target: "local" });
     const persisted = await (await fetch(`${controlPlane.url}/v1/runs/agent-1/envelope`, { headers })).text();
-    const direct = await fetch(`${processor.url}/run`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        run_id: "agent-1",
-        mode: "mock",
-        inputs: { prompt: "hi", max_tokens: 5 },
-        write_prefix: "/artifacts/outputs/llm.litellm.1/agent-1/",
-        settle: "fast",
-      }),
-    });
-    expect(persisted).toBe(await direct.text());
+    expect(persisted).toBe(
+      await directEnvelope(processor.url, "llm/litellm@1", "agent-1", { prompt: "hi", max_tokens: 5 }),
+    );
   });
 
   it("a tool not started on this machine -> ERR_HEALTH (no auto-start)", async () => {

@@ -8,6 +8,7 @@ import {
   startControlPlane,
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
+import { directEnvelope } from "../support/direct.ts";
 import { makeTestCa, startTlsTerminator } from "../support/tls.ts";
 import { freePort } from "./support/docker.ts";
 
@@ -95,18 +96,9 @@ describe("the control plane under wrangler dev, dialing wss:// like a Modal endp
     const resource = await run(trusted.url, "tls-1");
     expect(resource).toMatchObject({ state: "succeeded", envelope: { status: "success", run_id: "tls-1" } });
     const persisted = await (await fetch(`${controlPlane.url}/v1/runs/tls-1/envelope`, { headers })).text();
-    const direct = await fetch(`${processor.url}/run`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        run_id: "tls-1",
-        mode: "mock",
-        inputs: { prompt: "hi", max_tokens: 5 },
-        write_prefix: "/artifacts/outputs/llm.litellm.1/tls-1/",
-        settle: "fast",
-      }),
-    });
-    expect(persisted).toBe(await direct.text());
+    expect(persisted).toBe(
+      await directEnvelope(processor.url, "llm/litellm@1", "tls-1", { prompt: "hi", max_tokens: 5 }),
+    );
   });
 
   it("a certificate nobody trusts -> ERR_ENDPOINT_MISSING, no session", async () => {

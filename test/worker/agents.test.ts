@@ -2,6 +2,7 @@ import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { AGENT_SUBPROTOCOL, HEARTBEAT_PING, HEARTBEAT_PONG } from "../../src/contract/agent-frames.ts";
+import { directEnvelope } from "../support/direct.ts";
 import { api, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
@@ -162,18 +163,9 @@ describe("local runs through the tunnel", () => {
     const { resource } = await pending;
     expect(resource).toMatchObject({ state: "succeeded", target: "local" });
     const bytes = await (await api(`/v1/runs/${runId}/envelope`)).text();
-    const direct = await fetch(`${processors.litellm}/run`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        run_id: runId,
-        mode: "mock",
-        inputs: { prompt: "hi", max_tokens: 5 },
-        write_prefix: `/artifacts/outputs/llm.litellm.1/${runId}/`,
-        settle: "fast",
-      }),
-    });
-    expect(bytes).toBe(await direct.text());
+    expect(bytes).toBe(
+      await directEnvelope(processors.litellm, "llm/litellm@1", runId, { prompt: "hi", max_tokens: 5 }),
+    );
     agent.socket.close(1000);
   });
 

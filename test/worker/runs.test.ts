@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { ReceiptSchema, RunResourceSchema } from "../../src/contract/api.ts";
 import { sha256Hex } from "../../src/core/canonical.ts";
+import { directEnvelope } from "../support/direct.ts";
 import { api, parseSse, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
@@ -37,18 +38,9 @@ describe("a run through the Worker and its RunSession, against the real processo
     expect(envelope.headers.get("ETag")).toBe(`"${await sha256Hex(bytes)}"`);
     expect(JSON.parse(bytes)).toEqual(resource.envelope);
     // The bytes equal what the processor itself answers for the same payload.
-    const direct = await fetch(`${processors.litellm}/run`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        run_id: runId,
-        mode: "mock",
-        inputs: { prompt: "hi", max_tokens: 5 },
-        write_prefix: `/artifacts/outputs/llm.litellm.1/${runId}/`,
-        settle: "fast",
-      }),
-    });
-    expect(bytes).toBe(await direct.text());
+    expect(bytes).toBe(
+      await directEnvelope(processors.litellm, "llm/litellm@1", runId, { prompt: "hi", max_tokens: 5 }),
+    );
     const notModified = await api(`/v1/runs/${runId}/envelope`, {
       headers: { "If-None-Match": envelope.headers.get("ETag") as string },
     });
