@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   imagectl: () => import("./commands/imagectl.ts"),
   agent: () => import("./commands/agent.ts"),
   localctl: () => import("./commands/localctl.ts"),
+  modalctl: () => import("./commands/modalctl.ts"),
   run: () => import("./commands/run.ts"),
   runs: () => import("./commands/runs.ts"),
 };

@@ -1,24 +1,16 @@
-import { endpointTransport } from "../src/adapters/endpoint-transport.ts";
-import { nodeConnect } from "../src/adapters/node-socket.ts";
-import type { Envelope } from "../src/contract/envelope.ts";
 import type { ProcessorFrame } from "../src/contract/frames.ts";
 import type { Mode } from "../src/contract/primitives.ts";
 import type { Registry } from "../src/contract/registry.ts";
-import { HEALTH_BACKOFF } from "../src/core/backoff.ts";
 import { canonicalJson } from "../src/core/canonical.ts";
 import { buildErrorEnvelope } from "../src/core/envelope.ts";
-import { TheoryError } from "../src/core/errors.ts";
-import { executeRun } from "../src/core/orchestrator.ts";
 import { envFingerprint, lookupTool } from "../src/core/registry.ts";
 import { planRun } from "../src/core/run-plan.ts";
+import { DIRECT_WORLD, type DirectRunResult, runAtEndpoint } from "./direct-run.ts";
 import { LocalContainers } from "./docker/containers.ts";
 import { connectDocker, dockerStatus } from "./docker/engine.ts";
 import { localUrl } from "./local-health.ts";
 import type { LocalDeps } from "./local-start.ts";
 import { type ContainerRecord, readContainers } from "./state.ts";
-
-/** The world id local-scope runs are planned under (local scope never names it in an envelope). */
-const LOCAL_WORLD = "local";
 
 export interface LocalRunRequest {
   ref: string;
@@ -30,11 +22,7 @@ export interface LocalRunRequest {
   timeout_s?: number;
 }
 
-export interface LocalRunResult {
-  envelope: Envelope;
-  /** The canonical bytes, exactly what the control plane would persist for the same run. */
-  text: string;
-}
+export type LocalRunResult = DirectRunResult;
 
 /** Why the recorded container cannot take a run, or undefined when it can (or Docker cannot tell). */
 async function notRunning(record: ContainerRecord, deps: LocalDeps): Promise<string | undefined> {
@@ -75,36 +63,14 @@ export async function runLocal(
   }
   const plan = await planRun(
     { ...request, target: "local", artifact_scope: "local" },
-    { registry, worldId: LOCAL_WORLD, platform: record.platform },
+    { registry, worldId: DIRECT_WORLD, platform: record.platform },
   );
   const log = deps.log.child({ target: "local", ref: request.ref, execution_id: request.run_id });
-  const transport = endpointTransport({
+  log.info("adapter.selected", { port: record.port });
+  return runAtEndpoint(plan, {
     resolve: async () => ({ url: localUrl(record.port) }),
-    connect: nodeConnect,
-    fetch: (input, init) => fetch(input, init),
-    health: HEALTH_BACKOFF,
     log,
+    signal: deps.signal,
+    onFrame: deps.onFrame,
   });
-  const budget = new AbortController();
-  const timer = setTimeout(
-    () =>
-      budget.abort(
-        new TheoryError("ERR_WS_TIMEOUT", `the run exceeded its ${plan.timeoutMs / 1000} s budget`),
-      ),
-    plan.timeoutMs,
-  );
-  try {
-    log.info("ws.run.start", { port: record.port });
-    const run = await executeRun(plan, transport, AbortSignal.any([deps.signal, budget.signal]), {
-      onFrame: deps.onFrame,
-      log,
-    });
-    log.info("ws.run.settle", {
-      status: run.envelope.status,
-      elapsed_ms: Date.parse(run.settledAt) - Date.parse(run.startedAt),
-    });
-    return { envelope: run.envelope, text: run.text };
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,0 +1,238 @@
+import { randomUUID } from "node:crypto";
+import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import { ModeSchema, OciRefSchema, RunIdSchema } from "../../src/contract/primitives.ts";
+import { TheoryError } from "../../src/core/errors.ts";
+import { planRun } from "../../src/core/run-plan.ts";
+import { type CliContext, type Command, type CommandResult, GLOBAL_OPTIONS } from "../context.ts";
+import { DIRECT_WORLD, runAtEndpoint } from "../direct-run.ts";
+import { INPUT_OPTIONS, readInputs } from "../inputs.ts";
+import { EndpointsClient } from "../modal/control-plane.ts";
+import { SANDBOX_HEALTH, waitUrlHealthy } from "../modal/health.ts";
+import { MODAL_PLATFORM, sandboxAddress, sandboxSpec, secretValues } from "../modal/plan.ts";
+import { loadRegistryFile } from "../registry-file.ts";
+
+const USAGE = `usage: theory modalctl <subcommand> --ref R [--json]
+  start  --ref R [--oci IMAGE@sha256:…] [--lifetime S]
+         start the ref's named Modal sandbox by digest (the amd64 pin, or --oci), wait until it is
+         healthy, and register its tunnel URL with the control plane (PUT /v1/endpoints/{ref})
+  stop   --ref R                       terminate the sandbox and deregister the endpoint
+  status --ref R                       the sandbox on Modal and the control plane's registration
+  run    --ref R --mode mock|real (--inputs-json JSON | --inputs-file PATH | --inputs -)
+         [--run-id ID] [--write-prefix /artifacts/…] [--expected-oci IMAGE@sha256:…] [--timeout S]
+         run on the started sandbox directly; prints the canonical envelope
+  sync-secrets --ref R                 push the registry's secrets for R from the environment to Modal
+Modal credentials: MODAL_TOKEN_ID, MODAL_TOKEN_SECRET (MODAL_ENVIRONMENT optional).
+`;
+
+function parse<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+  try {
+    return parseArgs({
+      args,
+      options: { ...GLOBAL_OPTIONS, ...options },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new TheoryError("ERR_INPUTS", (error as Error).message);
+  }
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === "") throw new TheoryError("ERR_INPUTS", `${flag} is required`);
+  return value;
+}
+
+function positiveInt(value: string | undefined, flag: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!/^[0-9]+$/.test(value) || number < 1 || number > max)
+    throw new TheoryError("ERR_INPUTS", `${flag} must be a whole number from 1 to ${max}`);
+  return number;
+}
+
+/** The gateway is loaded only when a subcommand talks to Modal (the SDK is large). */
+async function gatewayFor(context: CliContext) {
+  const { ModalGateway } = await import("../modal/gateway.ts");
+  return new ModalGateway({ env: context.env, log: context.log });
+}
+
+async function start(args: string[], context: CliContext): Promise<CommandResult> {
+  const values = parse(args, {
+    ref: { type: "string" },
+    oci: { type: "string" },
+    lifetime: { type: "string" },
+  });
+  const ref = required(values.ref, "--ref");
+  const spec = sandboxSpec(await loadRegistryFile(context.config.registry), {
+    ref,
+    oci: values.oci,
+    lifetimeS: positiveInt(values.lifetime, "--lifetime", 86_400),
+  });
+  // Fail before starting anything when the registration could not be made.
+  const endpoints = new EndpointsClient(context.config);
+  const gateway = await gatewayFor(context);
+  const progress = (line: string) => {
+    if (context.stderrIsTTY) process.stderr.write(`modalctl: ${line}\n`);
+  };
+  progress(`starting ${spec.name} in app ${spec.app} from ${spec.image}`);
+  const started = await gateway.startSandbox(spec);
+  try {
+    progress(`waiting for ${started.url}/healthz`);
+    await waitUrlHealthy(started.url, SANDBOX_HEALTH, context.signal);
+    context.log.info("adapter.health.ok", { ref, sandbox_id: started.sandbox_id });
+    await endpoints.put(ref, { url: started.url, image_digest: spec.digest });
+    context.log.info("endpoint.registered", { ref });
+  } catch (error) {
+    // Leave nothing running that is not registered.
+    await gateway.terminateSandbox(spec.app, spec.name).catch(() => undefined);
+    throw error;
+  }
+  return {
+    value: {
+      ref,
+      app: spec.app,
+      sandbox: spec.name,
+      sandbox_id: started.sandbox_id,
+      url: started.url,
+      image_digest: spec.digest,
+      registered: true,
+    },
+  };
+}
+
+async function stop(args: string[], context: CliContext): Promise<CommandResult> {
+  const ref = required(parse(args, { ref: { type: "string" } }).ref, "--ref");
+  const spec = sandboxAddress(await loadRegistryFile(context.config.registry), ref);
+  const endpoints = new EndpointsClient(context.config);
+  const terminated = await (await gatewayFor(context)).terminateSandbox(spec.app, spec.name);
+  const deregistered = await endpoints.delete(ref);
+  if (!terminated && !deregistered)
+    throw new TheoryError("ERR_NOT_FOUND", `${ref} has no sandbox on Modal and no registered endpoint`);
+  return {
+    value: { ref, terminated: terminated !== null, sandbox_id: terminated?.sandbox_id ?? null, deregistered },
+  };
+}
+
+async function status(args: string[], context: CliContext): Promise<CommandResult> {
+  const ref = required(parse(args, { ref: { type: "string" } }).ref, "--ref");
+  const spec = sandboxAddress(await loadRegistryFile(context.config.registry), ref);
+  const sandbox = await (await gatewayFor(context)).sandboxStatus(spec.app, spec.name, spec.port);
+  const registration = context.config.controlPlane
+    ? await new EndpointsClient(context.config).get(ref)
+    : undefined;
+  return {
+    value: {
+      ref,
+      modal: {
+        app: spec.app,
+        sandbox: spec.name,
+        found: sandbox !== null,
+        ...(sandbox ?? { running: false }),
+      },
+      control_plane:
+        registration === undefined
+          ? { configured: false }
+          : { configured: true, registered: registration !== null, ...(registration ?? {}) },
+      // The control plane dials the URL the running sandbox has now.
+      consistent: sandbox?.running === true && registration?.url === sandbox.url,
+    },
+  };
+}
+
+async function run(args: string[], context: CliContext): Promise<CommandResult> {
+  const values = parse(args, {
+    ref: { type: "string" },
+    mode: { type: "string" },
+    "run-id": { type: "string" },
+    "write-prefix": { type: "string" },
+    "expected-oci": { type: "string" },
+    timeout: { type: "string" },
+    ...INPUT_OPTIONS,
+  });
+  const ref = required(values.ref, "--ref");
+  const mode = ModeSchema.safeParse(values.mode);
+  if (!mode.success) throw new TheoryError("ERR_INPUTS", "--mode mock|real is required");
+  const runId = values["run-id"] ?? randomUUID();
+  if (!RunIdSchema.safeParse(runId).success)
+    throw new TheoryError("ERR_INPUTS", "--run-id must be 1-128 of [A-Za-z0-9_-], starting alphanumeric");
+  const expectedOci = values["expected-oci"];
+  if (expectedOci !== undefined && !OciRefSchema.safeParse(expectedOci).success)
+    throw new TheoryError("ERR_INPUTS", "--expected-oci must be IMAGE@sha256:<hex>");
+  const timeout = positiveInt(values.timeout, "--timeout", 3600);
+  const inputs = await readInputs(values, context.stdin);
+  const registry = await loadRegistryFile(context.config.registry);
+  const spec = sandboxAddress(registry, ref);
+  const plan = await planRun(
+    {
+      ref,
+      run_id: runId,
+      mode: mode.data,
+      inputs,
+      write_prefix: values["write-prefix"],
+      expected_oci: expectedOci,
+      timeout_s: timeout,
+      target: "modal",
+      artifact_scope: "local",
+    },
+    { registry, worldId: DIRECT_WORLD, platform: MODAL_PLATFORM },
+  );
+  const gateway = await gatewayFor(context);
+  const log = context.log.child({ target: "modal", ref, execution_id: runId });
+  let streamed = false;
+  const result = await runAtEndpoint(plan, {
+    // The URL Modal reports for the running sandbox now; none -> ERR_ENDPOINT_MISSING.
+    resolve: async () => {
+      const sandbox = await gateway.sandboxStatus(spec.app, spec.name, spec.port);
+      return sandbox?.running && sandbox.url ? { url: sandbox.url } : null;
+    },
+    log,
+    signal: context.signal,
+    onFrame: (frame) => {
+      if (frame.kind !== "Token" || !context.stderrIsTTY) return;
+      streamed = true;
+      process.stderr.write(frame.content.text);
+    },
+  });
+  if (streamed) process.stderr.write("\n");
+  const { envelope } = result;
+  return envelope.status === "error"
+    ? { raw: `${result.text}\n`, code: envelope.error.code }
+    : { raw: `${result.text}\n` };
+}
+
+async function syncSecrets(args: string[], context: CliContext): Promise<CommandResult> {
+  const ref = required(parse(args, { ref: { type: "string" } }).ref, "--ref");
+  const secret = secretValues(await loadRegistryFile(context.config.registry), ref, context.env);
+  if (!secret) return { value: { ref, secret: null, keys: [] } };
+  const synced = await (await gatewayFor(context)).syncSecret(secret.name, secret.values);
+  // Names only: values never leave this process except to Modal.
+  return {
+    value: { ref, secret: secret.name, secret_id: synced.secret_id, keys: Object.keys(secret.values).sort() },
+  };
+}
+
+const SUBCOMMANDS: Record<string, (args: string[], context: CliContext) => Promise<CommandResult>> = {
+  start,
+  stop,
+  status,
+  run,
+  "sync-secrets": syncSecrets,
+};
+
+export const command: Command = {
+  summary: "start|stop|status|run|sync-secrets a tool's sandbox on Modal, registered with the control plane",
+  async run(args, context) {
+    const [name, ...rest] = args;
+    if (name === "--help" || name === "-h" || rest.includes("--help") || rest.includes("-h"))
+      return { raw: USAGE };
+    if (name === undefined)
+      throw new TheoryError(
+        "ERR_INPUTS",
+        "give a subcommand: start|stop|status|run|sync-secrets (see --help)",
+      );
+    const subcommand = SUBCOMMANDS[name];
+    if (!subcommand)
+      throw new TheoryError("ERR_INPUTS", `unknown modalctl subcommand ${JSON.stringify(name)}`);
+    return subcommand(rest, context);
+  },
+};
