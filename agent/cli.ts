@@ -70,7 +70,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       signal: controller.signal,
     };
     context.log.debug("config.resolved", describeCliConfig(config));
-    const { command } = await COMMANDS[name]!();
+    const load = COMMANDS[name] as (typeof COMMANDS)[string]; // `name in COMMANDS` was checked above
+    const { command } = await load();
     const result = await command.run(rest, context);
     process.stdout.write(
       "raw" in result

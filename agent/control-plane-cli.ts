@@ -1,25 +1,6 @@
-import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import { TheoryError } from "../src/core/errors.ts";
-import { type CliContext, GLOBAL_OPTIONS } from "./context.ts";
+import type { CliContext } from "./context.ts";
 import { ControlPlaneClient } from "./control-plane-client.ts";
-
-/** What `theory run` and `theory runs` share: strict flag parsing and a client from the config. */
-export function parseFlags<T extends ParseArgsOptionsConfig>(
-  args: string[],
-  options: T,
-  positionals = false,
-) {
-  try {
-    return parseArgs({
-      args,
-      options: { ...GLOBAL_OPTIONS, ...options },
-      strict: true,
-      allowPositionals: positionals,
-    });
-  } catch (error) {
-    throw new TheoryError("ERR_INPUTS", (error as Error).message);
-  }
-}
 
 /** The client for the configured control plane; no token -> ERR_AUTH, no URL -> ERR_INPUTS. */
 export function clientFor(context: CliContext): ControlPlaneClient {

@@ -42,7 +42,7 @@ async function step<T>(event: string, work: () => Promise<T>): Promise<T> {
 }
 
 /** The `theory` CLI, as a user would call it; returns its JSON result. */
-async function theory(args: string[], env: Record<string, string> = {}): Promise<any> {
+async function theory(args: string[], env: Record<string, string> = {}): Promise<Record<string, unknown>> {
   const { stdout } = await exec(process.execPath, [join(root, "agent", "cli.ts"), ...args, "--json"], {
     cwd: root,
     env: { ...process.env, THEORY_HOME: home, ...env },
@@ -88,7 +88,7 @@ try {
     // One image carries both tools; each runs from it by digest.
     await step(`localctl.start.${ref}`, () =>
       theory(
-        ["localctl", "start", "--ref", ref, "--platform", platform, "--oci", pushed.image],
+        ["localctl", "start", "--ref", ref, "--platform", platform, "--oci", String(pushed.image)],
         MOCK_ONLY_SECRETS,
       ),
     );

@@ -1,7 +1,6 @@
 // `theory imagectl build|push|pin|publish --ref R --platform amd64|arm64`: the processor image, from
 // processor/Dockerfile to a digest pinned in registry.yaml. One image carries every tool; the ref
 // selects the registry entry (its repository, its pins).
-import { parseArgs } from "node:util";
 import type Docker from "dockerode";
 import { DigestSchema, type Platform, PlatformSchema } from "../../src/contract/primitives.ts";
 import type { ToolEntry } from "../../src/contract/registry.ts";
@@ -18,6 +17,7 @@ import {
   repoDigest,
 } from "../docker/images.ts";
 import { prepareProcessorContext } from "../docker/processor-context.ts";
+import { parseFlags } from "../flags.ts";
 import { loadRegistryFile } from "../registry-file.ts";
 import { pinDigest } from "../registry-pin.ts";
 
@@ -53,13 +53,7 @@ interface Request {
   digest: string | undefined;
 }
 
-function parse(args: string[]) {
-  try {
-    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new TheoryError("ERR_INPUTS", `imagectl: ${(error as Error).message}`);
-  }
-}
+const parse = (args: string[]) => parseFlags(args, OPTIONS, true);
 
 async function readRequest(args: string[], context: CliContext): Promise<Request> {
   const { values, positionals } = parse(args);

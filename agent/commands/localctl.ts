@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import { ModeSchema, OciRefSchema, PlatformSchema, RunIdSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import { type CliContext, type Command, type CommandResult, GLOBAL_OPTIONS } from "../context.ts";
+import type { CliContext, Command, CommandResult } from "../context.ts";
 import { LocalContainers } from "../docker/containers.ts";
 import { connectDocker, ensureEngine } from "../docker/engine.ts";
+import { parseFlags, positiveIntFlag, requiredFlag } from "../flags.ts";
 import { INPUT_OPTIONS, readInputs } from "../inputs.ts";
 import { probeHealth } from "../local-health.ts";
 import { runLocal } from "../local-run.ts";
@@ -23,32 +23,6 @@ const USAGE = `usage: theory localctl <subcommand> [--json]
          run on the started container; prints the canonical envelope
 `;
 
-function parse<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
-  try {
-    return parseArgs({
-      args,
-      options: { ...GLOBAL_OPTIONS, ...options },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new TheoryError("ERR_INPUTS", (error as Error).message);
-  }
-}
-
-function required(value: string | undefined, flag: string): string {
-  if (value === undefined || value === "") throw new TheoryError("ERR_INPUTS", `${flag} is required`);
-  return value;
-}
-
-function positiveInt(value: string | undefined, flag: string, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!/^[0-9]+$/.test(value) || number < 1 || number > max)
-    throw new TheoryError("ERR_INPUTS", `${flag} must be a whole number from 1 to ${max}`);
-  return number;
-}
-
 function depsOf(context: CliContext): LocalDeps {
   return {
     config: context.config,
@@ -61,13 +35,13 @@ function depsOf(context: CliContext): LocalDeps {
 }
 
 async function start(args: string[], context: CliContext): Promise<CommandResult> {
-  const values = parse(args, {
+  const { values } = parseFlags(args, {
     ref: { type: "string" },
     platform: { type: "string" },
     oci: { type: "string" },
     name: { type: "string" },
   });
-  const ref = required(values.ref, "--ref");
+  const ref = requiredFlag(values.ref, "--ref");
   const platform = PlatformSchema.safeParse(values.platform);
   if (!platform.success) throw new TheoryError("ERR_INPUTS", "--platform amd64|arm64 is required");
   const registry = await loadRegistryFile(context.config.registry);
@@ -81,12 +55,12 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
 }
 
 async function stop(args: string[], context: CliContext): Promise<CommandResult> {
-  const values = parse(args, { ref: { type: "string" } });
-  return { value: await stopLocal(required(values.ref, "--ref"), depsOf(context)) };
+  const { values } = parseFlags(args, { ref: { type: "string" } });
+  return { value: await stopLocal(requiredFlag(values.ref, "--ref"), depsOf(context)) };
 }
 
 async function status(args: string[], context: CliContext): Promise<CommandResult> {
-  const values = parse(args, { ref: { type: "string" } });
+  const { values } = parseFlags(args, { ref: { type: "string" } });
   const records = await readContainers(context.config.home);
   if (values.ref !== undefined && !records[values.ref])
     throw new TheoryError("ERR_NOT_FOUND", `${values.ref} is not started here`);
@@ -110,9 +84,9 @@ async function status(args: string[], context: CliContext): Promise<CommandResul
 }
 
 async function logs(args: string[], context: CliContext): Promise<CommandResult> {
-  const values = parse(args, { ref: { type: "string" }, tail: { type: "string" } });
-  const ref = required(values.ref, "--ref");
-  const tail = positiveInt(values.tail, "--tail", 1_000_000);
+  const { values } = parseFlags(args, { ref: { type: "string" }, tail: { type: "string" } });
+  const ref = requiredFlag(values.ref, "--ref");
+  const tail = positiveIntFlag(values.tail, "--tail", 1_000_000);
   const record = (await readContainers(context.config.home))[ref];
   if (!record) throw new TheoryError("ERR_NOT_FOUND", `${ref} is not started here`);
   const docker = connectDocker(context.config.dockerSocket);
@@ -123,7 +97,7 @@ async function logs(args: string[], context: CliContext): Promise<CommandResult>
 }
 
 async function run(args: string[], context: CliContext): Promise<CommandResult> {
-  const values = parse(args, {
+  const { values } = parseFlags(args, {
     ref: { type: "string" },
     mode: { type: "string" },
     "run-id": { type: "string" },
@@ -132,7 +106,7 @@ async function run(args: string[], context: CliContext): Promise<CommandResult> 
     timeout: { type: "string" },
     ...INPUT_OPTIONS,
   });
-  const ref = required(values.ref, "--ref");
+  const ref = requiredFlag(values.ref, "--ref");
   const mode = ModeSchema.safeParse(values.mode);
   if (!mode.success) throw new TheoryError("ERR_INPUTS", "--mode mock|real is required");
   const runId = values["run-id"] ?? randomUUID();
@@ -141,7 +115,7 @@ async function run(args: string[], context: CliContext): Promise<CommandResult> 
   const expectedOci = values["expected-oci"];
   if (expectedOci !== undefined && !OciRefSchema.safeParse(expectedOci).success)
     throw new TheoryError("ERR_INPUTS", "--expected-oci must be IMAGE@sha256:<hex>");
-  const timeout = positiveInt(values.timeout, "--timeout", 3600);
+  const timeout = positiveIntFlag(values.timeout, "--timeout", 3600);
   const inputs = await readInputs(values, context.stdin);
   const registry = await loadRegistryFile(context.config.registry);
 

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import { ModeSchema, OciRefSchema, RunIdSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { planRun } from "../../src/core/run-plan.ts";
-import { type CliContext, type Command, type CommandResult, GLOBAL_OPTIONS } from "../context.ts";
+import type { CliContext, Command, CommandResult } from "../context.ts";
 import { DIRECT_WORLD, runAtEndpoint } from "../direct-run.ts";
+import { parseFlags, positiveIntFlag, requiredFlag } from "../flags.ts";
 import { INPUT_OPTIONS, readInputs } from "../inputs.ts";
 import { EndpointsClient } from "../modal/control-plane.ts";
 import { SANDBOX_HEALTH, waitUrlHealthy } from "../modal/health.ts";
@@ -24,32 +24,6 @@ const USAGE = `usage: theory modalctl <subcommand> --ref R [--json]
 Modal credentials: MODAL_TOKEN_ID, MODAL_TOKEN_SECRET (MODAL_ENVIRONMENT optional).
 `;
 
-function parse<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
-  try {
-    return parseArgs({
-      args,
-      options: { ...GLOBAL_OPTIONS, ...options },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new TheoryError("ERR_INPUTS", (error as Error).message);
-  }
-}
-
-function required(value: string | undefined, flag: string): string {
-  if (value === undefined || value === "") throw new TheoryError("ERR_INPUTS", `${flag} is required`);
-  return value;
-}
-
-function positiveInt(value: string | undefined, flag: string, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!/^[0-9]+$/.test(value) || number < 1 || number > max)
-    throw new TheoryError("ERR_INPUTS", `${flag} must be a whole number from 1 to ${max}`);
-  return number;
-}
-
 /** The gateway is loaded only when a subcommand talks to Modal (the SDK is large). */
 async function gatewayFor(context: CliContext) {
   const { ModalGateway } = await import("../modal/gateway.ts");
@@ -57,16 +31,16 @@ async function gatewayFor(context: CliContext) {
 }
 
 async function start(args: string[], context: CliContext): Promise<CommandResult> {
-  const values = parse(args, {
+  const { values } = parseFlags(args, {
     ref: { type: "string" },
     oci: { type: "string" },
     lifetime: { type: "string" },
   });
-  const ref = required(values.ref, "--ref");
+  const ref = requiredFlag(values.ref, "--ref");
   const spec = sandboxSpec(await loadRegistryFile(context.config.registry), {
     ref,
     oci: values.oci,
-    lifetimeS: positiveInt(values.lifetime, "--lifetime", 86_400),
+    lifetimeS: positiveIntFlag(values.lifetime, "--lifetime", 86_400),
   });
   // Fail before starting anything when the registration could not be made.
   const endpoints = new EndpointsClient(context.config);
@@ -101,7 +75,7 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
 }
 
 async function stop(args: string[], context: CliContext): Promise<CommandResult> {
-  const ref = required(parse(args, { ref: { type: "string" } }).ref, "--ref");
+  const ref = requiredFlag(parseFlags(args, { ref: { type: "string" } }).values.ref, "--ref");
   const spec = sandboxAddress(await loadRegistryFile(context.config.registry), ref);
   const endpoints = new EndpointsClient(context.config);
   const terminated = await (await gatewayFor(context)).terminateSandbox(spec.app, spec.name);
@@ -114,7 +88,7 @@ async function stop(args: string[], context: CliContext): Promise<CommandResult>
 }
 
 async function status(args: string[], context: CliContext): Promise<CommandResult> {
-  const ref = required(parse(args, { ref: { type: "string" } }).ref, "--ref");
+  const ref = requiredFlag(parseFlags(args, { ref: { type: "string" } }).values.ref, "--ref");
   const spec = sandboxAddress(await loadRegistryFile(context.config.registry), ref);
   const sandbox = await (await gatewayFor(context)).sandboxStatus(spec.app, spec.name, spec.port);
   const registration = context.config.controlPlane
@@ -140,7 +114,7 @@ async function status(args: string[], context: CliContext): Promise<CommandResul
 }
 
 async function run(args: string[], context: CliContext): Promise<CommandResult> {
-  const values = parse(args, {
+  const { values } = parseFlags(args, {
     ref: { type: "string" },
     mode: { type: "string" },
     "run-id": { type: "string" },
@@ -149,7 +123,7 @@ async function run(args: string[], context: CliContext): Promise<CommandResult> 
     timeout: { type: "string" },
     ...INPUT_OPTIONS,
   });
-  const ref = required(values.ref, "--ref");
+  const ref = requiredFlag(values.ref, "--ref");
   const mode = ModeSchema.safeParse(values.mode);
   if (!mode.success) throw new TheoryError("ERR_INPUTS", "--mode mock|real is required");
   const runId = values["run-id"] ?? randomUUID();
@@ -158,7 +132,7 @@ async function run(args: string[], context: CliContext): Promise<CommandResult> 
   const expectedOci = values["expected-oci"];
   if (expectedOci !== undefined && !OciRefSchema.safeParse(expectedOci).success)
     throw new TheoryError("ERR_INPUTS", "--expected-oci must be IMAGE@sha256:<hex>");
-  const timeout = positiveInt(values.timeout, "--timeout", 3600);
+  const timeout = positiveIntFlag(values.timeout, "--timeout", 3600);
   const inputs = await readInputs(values, context.stdin);
   const registry = await loadRegistryFile(context.config.registry);
   const spec = sandboxAddress(registry, ref);
@@ -201,7 +175,7 @@ async function run(args: string[], context: CliContext): Promise<CommandResult> 
 }
 
 async function syncSecrets(args: string[], context: CliContext): Promise<CommandResult> {
-  const ref = required(parse(args, { ref: { type: "string" } }).ref, "--ref");
+  const ref = requiredFlag(parseFlags(args, { ref: { type: "string" } }).values.ref, "--ref");
   const secret = secretValues(await loadRegistryFile(context.config.registry), ref, context.env);
   if (!secret) return { value: { ref, secret: null, keys: [] } };
   const synced = await (await gatewayFor(context)).syncSecret(secret.name, secret.values);

@@ -4,8 +4,9 @@ import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { describeIssues } from "../../src/core/validation.ts";
 import type { CliContext, Command, CommandResult } from "../context.ts";
-import { clientFor, parseFlags } from "../control-plane-cli.ts";
+import { clientFor } from "../control-plane-cli.ts";
 import { type ControlPlaneClient, DONE_EVENT } from "../control-plane-client.ts";
+import { parseFlags } from "../flags.ts";
 import { INPUT_OPTIONS, readInputs } from "../inputs.ts";
 
 const USAGE = `usage: theory run --ref R --target local|modal [--agent ID] [--mode mock|real]
