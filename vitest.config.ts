@@ -1,9 +1,19 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { authTokensBinding, TEST_HOOKS, TEST_WEBHOOK_SIGNING_SECRET } from "./test/support/tokens.ts";
+import {
+  authTokensBinding,
+  TEST_HOOKS,
+  TEST_MODAL_PROXY,
+  TEST_WEBHOOK_SIGNING_SECRET,
+} from "./test/support/tokens.ts";
 
 /** A workerd project over wrangler.toml, with test bindings: known tokens, S3 on the test s3rver. */
-function workerProject(name: string, storage: "r2" | "s3", include: string[]) {
+function workerProject(
+  name: string,
+  storage: "r2" | "s3",
+  include: string[],
+  extra: Record<string, string> = {},
+) {
   return {
     plugins: [
       cloudflareTest(({ inject }) => ({
@@ -22,6 +32,7 @@ function workerProject(name: string, storage: "r2" | "s3", include: string[]) {
             S3_BUCKET: "theory",
             S3_ACCESS_KEY_ID: "S3RVER",
             S3_SECRET_ACCESS_KEY: "S3RVER",
+            ...extra,
           },
         },
       })),
@@ -50,7 +61,10 @@ export default defineConfig({
       },
       workerProject("worker", "r2", ["test/shared/**/*.test.ts", "test/worker/**/*.test.ts"]),
       // The same Worker with STORAGE=s3: world scope, where presigned PUTs and storage are one store.
-      workerProject("worker-s3", "s3", ["test/worker-s3/**/*.test.ts"]),
+      workerProject("worker-s3", "s3", ["test/worker-s3/**/*.test.ts"], {
+        MODAL_PROXY_KEY: TEST_MODAL_PROXY.key,
+        MODAL_PROXY_SECRET: TEST_MODAL_PROXY.secret,
+      }),
       {
         test: {
           name: "e2e",

@@ -3,9 +3,10 @@
 // stdout, and stops them when stdin closes. Run as its own Node process: the workerd test project
 // resolves packages for the browser, which `ws` servers cannot run under.
 import { startProcessor } from "./processor.ts";
+import { startProxyAuthGate } from "./proxy-auth-gate.ts";
 import { startRogueProcessor } from "./rogue-processor.ts";
 import { startS3 } from "./s3.ts";
-import { TEST_WEBHOOK_SIGNING_SECRET } from "./tokens.ts";
+import { TEST_MODAL_PROXY, TEST_WEBHOOK_SIGNING_SECRET } from "./tokens.ts";
 import { startWebhookReceiver } from "./webhook-receiver.ts";
 
 const s3 = await startS3("theory");
@@ -32,11 +33,22 @@ const rogue = await startRogueProcessor({
   },
 });
 const receiver = await startWebhookReceiver(TEST_WEBHOOK_SIGNING_SECRET);
+const gate = await startProxyAuthGate({
+  targetPort: Number(new URL(litellm.http).port),
+  ...TEST_MODAL_PROXY,
+});
 process.stdout.write(
-  `${JSON.stringify({ s3Endpoint: s3.endpoint, processors: { litellm: litellm.http, echo: echo.http, rogue: rogue.url, receiver: receiver.url } })}\n`,
+  `${JSON.stringify({ s3Endpoint: s3.endpoint, processors: { litellm: litellm.http, echo: echo.http, rogue: rogue.url, receiver: receiver.url, proxyGate: gate.url } })}\n`,
 );
 process.stdin.resume();
 process.stdin.on("end", async () => {
-  await Promise.all([s3.close(), litellm.close(), echo.close(), rogue.close(), receiver.close()]);
+  await Promise.all([
+    s3.close(),
+    litellm.close(),
+    echo.close(),
+    rogue.close(),
+    receiver.close(),
+    gate.close(),
+  ]);
   process.exit(0);
 });

@@ -31,3 +31,6 @@ export const TEST_HOOKS = {
 
 /** The control plane signs its outbound webhooks with this; the test receiver verifies with it. */
 export const TEST_WEBHOOK_SIGNING_SECRET = whsec("theory-test-outbound-signing");
+
+/** The Modal proxy-auth pair the worker-s3 project is configured with (MODAL_PROXY_KEY/SECRET). */
+export const TEST_MODAL_PROXY = { key: "wk-theory-test-proxy-key", secret: "ws-theory-test-proxy-secret" };

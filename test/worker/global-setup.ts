@@ -5,7 +5,7 @@ import type { TestProject } from "vitest/node";
 
 interface Peers {
   s3Endpoint: string;
-  processors: { litellm: string; echo: string; rogue: string; receiver: string };
+  processors: { litellm: string; echo: string; rogue: string; receiver: string; proxyGate: string };
 }
 
 /** Starts the Node peers (test/support/peers-main.ts) for the workerd tests and provides their URLs. */

@@ -108,3 +108,15 @@ describe("event subscribers over WebSocket", () => {
     expect(((await (await api(`/v1/runs/${runId}`)).json()) as { state: string }).state).toBe("failed");
   });
 });
+
+describe("an endpoint behind Modal proxy auth, with no proxy credentials configured", () => {
+  it("is refused at the health check -> ERR_HEALTH (401), nothing runs", async () => {
+    await registerEndpoint("llm/litellm@1", processors.proxyGate);
+    const { resource } = await runAndWait(runRequest(uniqueRunId("ungated"), { inputs: { prompt: "hi" } }));
+    expect(resource).toMatchObject({
+      state: "failed",
+      envelope: { error: { code: "ERR_HEALTH", message: expect.stringContaining("401") } },
+    });
+    await registerEndpoint("llm/litellm@1", processors.rogue);
+  });
+});
