@@ -1,11 +1,10 @@
-import { randomUUID } from "node:crypto";
-import { ModeSchema, OciRefSchema, PlatformSchema, RunIdSchema } from "../../src/contract/primitives.ts";
+import { PlatformSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { CliContext, Command, CommandResult } from "../context.ts";
+import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run-cli.ts";
 import { LocalContainers } from "../docker/containers.ts";
 import { connectDocker, ensureEngine } from "../docker/engine.ts";
 import { parseFlags, positiveIntFlag, requiredFlag } from "../flags.ts";
-import { INPUT_OPTIONS, readInputs } from "../inputs.ts";
 import { probeHealth } from "../local-health.ts";
 import { runLocal } from "../local-run.ts";
 import { type LocalDeps, startLocal, stopLocal } from "../local-start.ts";
@@ -97,54 +96,12 @@ async function logs(args: string[], context: CliContext): Promise<CommandResult>
 }
 
 async function run(args: string[], context: CliContext): Promise<CommandResult> {
-  const { values } = parseFlags(args, {
-    ref: { type: "string" },
-    mode: { type: "string" },
-    "run-id": { type: "string" },
-    "write-prefix": { type: "string" },
-    "expected-oci": { type: "string" },
-    timeout: { type: "string" },
-    ...INPUT_OPTIONS,
-  });
-  const ref = requiredFlag(values.ref, "--ref");
-  const mode = ModeSchema.safeParse(values.mode);
-  if (!mode.success) throw new TheoryError("ERR_INPUTS", "--mode mock|real is required");
-  const runId = values["run-id"] ?? randomUUID();
-  if (!RunIdSchema.safeParse(runId).success)
-    throw new TheoryError("ERR_INPUTS", "--run-id must be 1-128 of [A-Za-z0-9_-], starting alphanumeric");
-  const expectedOci = values["expected-oci"];
-  if (expectedOci !== undefined && !OciRefSchema.safeParse(expectedOci).success)
-    throw new TheoryError("ERR_INPUTS", "--expected-oci must be IMAGE@sha256:<hex>");
-  const timeout = positiveIntFlag(values.timeout, "--timeout", 3600);
-  const inputs = await readInputs(values, context.stdin);
+  const request = await readDirectRunArgs(args, context);
   const registry = await loadRegistryFile(context.config.registry);
-
-  let streamed = false;
-  const result = await runLocal(
-    registry,
-    {
-      ref,
-      run_id: runId,
-      mode: mode.data,
-      inputs,
-      write_prefix: values["write-prefix"],
-      expected_oci: expectedOci,
-      timeout_s: timeout,
-    },
-    {
-      ...depsOf(context),
-      onFrame: (frame) => {
-        if (frame.kind !== "Token" || !context.stderrIsTTY) return;
-        streamed = true;
-        process.stderr.write(frame.content.text);
-      },
-    },
-  );
-  if (streamed) process.stderr.write("\n");
-  const { envelope } = result;
-  return envelope.status === "error"
-    ? { raw: `${result.text}\n`, code: envelope.error.code }
-    : { raw: `${result.text}\n` };
+  const echo = tokenEcho(context);
+  const result = await runLocal(registry, request, { ...depsOf(context), onFrame: echo.onFrame });
+  echo.done();
+  return envelopeResult(result);
 }
 
 const SUBCOMMANDS: Record<string, (args: string[], context: CliContext) => Promise<CommandResult>> = {

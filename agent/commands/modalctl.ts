@@ -1,11 +1,9 @@
-import { randomUUID } from "node:crypto";
-import { ModeSchema, OciRefSchema, RunIdSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { planRun } from "../../src/core/run-plan.ts";
 import type { CliContext, Command, CommandResult } from "../context.ts";
 import { DIRECT_WORLD, runAtEndpoint } from "../direct-run.ts";
+import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run-cli.ts";
 import { parseFlags, positiveIntFlag, requiredFlag } from "../flags.ts";
-import { INPUT_OPTIONS, readInputs } from "../inputs.ts";
 import { EndpointsClient } from "../modal/control-plane.ts";
 import { SANDBOX_HEALTH, waitUrlHealthy } from "../modal/health.ts";
 import { MODAL_PLATFORM, sandboxAddress, sandboxSpec, secretValues } from "../modal/plan.ts";
@@ -114,64 +112,27 @@ async function status(args: string[], context: CliContext): Promise<CommandResul
 }
 
 async function run(args: string[], context: CliContext): Promise<CommandResult> {
-  const { values } = parseFlags(args, {
-    ref: { type: "string" },
-    mode: { type: "string" },
-    "run-id": { type: "string" },
-    "write-prefix": { type: "string" },
-    "expected-oci": { type: "string" },
-    timeout: { type: "string" },
-    ...INPUT_OPTIONS,
-  });
-  const ref = requiredFlag(values.ref, "--ref");
-  const mode = ModeSchema.safeParse(values.mode);
-  if (!mode.success) throw new TheoryError("ERR_INPUTS", "--mode mock|real is required");
-  const runId = values["run-id"] ?? randomUUID();
-  if (!RunIdSchema.safeParse(runId).success)
-    throw new TheoryError("ERR_INPUTS", "--run-id must be 1-128 of [A-Za-z0-9_-], starting alphanumeric");
-  const expectedOci = values["expected-oci"];
-  if (expectedOci !== undefined && !OciRefSchema.safeParse(expectedOci).success)
-    throw new TheoryError("ERR_INPUTS", "--expected-oci must be IMAGE@sha256:<hex>");
-  const timeout = positiveIntFlag(values.timeout, "--timeout", 3600);
-  const inputs = await readInputs(values, context.stdin);
+  const request = await readDirectRunArgs(args, context);
   const registry = await loadRegistryFile(context.config.registry);
-  const spec = sandboxAddress(registry, ref);
+  const spec = sandboxAddress(registry, request.ref);
   const plan = await planRun(
-    {
-      ref,
-      run_id: runId,
-      mode: mode.data,
-      inputs,
-      write_prefix: values["write-prefix"],
-      expected_oci: expectedOci,
-      timeout_s: timeout,
-      target: "modal",
-      artifact_scope: "local",
-    },
+    { ...request, target: "modal", artifact_scope: "local" },
     { registry, worldId: DIRECT_WORLD, platform: MODAL_PLATFORM },
   );
   const gateway = await gatewayFor(context);
-  const log = context.log.child({ target: "modal", ref, execution_id: runId });
-  let streamed = false;
+  const echo = tokenEcho(context);
   const result = await runAtEndpoint(plan, {
     // The URL Modal reports for the running sandbox now; none -> ERR_ENDPOINT_MISSING.
     resolve: async () => {
       const sandbox = await gateway.sandboxStatus(spec.app, spec.name, spec.port);
       return sandbox?.running && sandbox.url ? { url: sandbox.url } : null;
     },
-    log,
+    log: context.log.child({ target: "modal", ref: request.ref, execution_id: request.run_id }),
     signal: context.signal,
-    onFrame: (frame) => {
-      if (frame.kind !== "Token" || !context.stderrIsTTY) return;
-      streamed = true;
-      process.stderr.write(frame.content.text);
-    },
+    onFrame: echo.onFrame,
   });
-  if (streamed) process.stderr.write("\n");
-  const { envelope } = result;
-  return envelope.status === "error"
-    ? { raw: `${result.text}\n`, code: envelope.error.code }
-    : { raw: `${result.text}\n` };
+  echo.done();
+  return envelopeResult(result);
 }
 
 async function syncSecrets(args: string[], context: CliContext): Promise<CommandResult> {
