@@ -3,16 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentDaemon } from "../../agent/daemon.ts";
-import { recordContainer } from "../../agent/state.ts";
-import {
-  type LocalProcess,
-  makeGrant,
-  startControlPlane,
-  startProcessorProcess,
-} from "../../scripts/lib/local-stack.ts";
+import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { directEnvelope } from "../support/direct.ts";
 import { freePort } from "./support/docker.ts";
+import { startRecordedProcessor } from "./support/source-processor.ts";
 
 const DIGEST = `sha256:${"1".repeat(64)}`;
 const AGENT = "e2e-box";
@@ -35,26 +30,7 @@ const startCp = () =>
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "theory-e2e-agent-"));
-  processor = await startProcessorProcess({
-    toolRef: "llm/litellm@1",
-    port: await freePort(),
-    env: {
-      IMAGE_DIGEST: DIGEST,
-      ENV_FINGERPRINT: "cpu:1;memory:2Gi",
-      ARTIFACTS_ROOT: join(dir, "artifacts"),
-    },
-  });
-  // What `localctl start` records; the agent only reads it (how the processor was started is not its concern).
-  await recordContainer(join(dir, "home"), {
-    ref: "llm/litellm@1",
-    platform: "amd64",
-    container_id: "source-run",
-    name: "theory-llm.litellm.1",
-    port: Number(new URL(processor.url).port),
-    image: `127.0.0.1:5000/theory/processor@${DIGEST}`,
-    image_digest: DIGEST,
-    started_at: new Date().toISOString(),
-  });
+  processor = await startRecordedProcessor(dir, join(dir, "home"), DIGEST);
   const admin = makeGrant("admin", ["runs:write", "runs:read", "endpoints:write"]);
   const agent = makeGrant("agent", ["agents:connect"], AGENT);
   authTokens = JSON.stringify([admin.grant, agent.grant]);

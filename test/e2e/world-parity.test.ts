@@ -3,16 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentDaemon } from "../../agent/daemon.ts";
-import { recordContainer } from "../../agent/state.ts";
-import {
-  type LocalProcess,
-  makeGrant,
-  startControlPlane,
-  startProcessorProcess,
-} from "../../scripts/lib/local-stack.ts";
+import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
 import { freePort } from "./support/docker.ts";
+import { startRecordedProcessor } from "./support/source-processor.ts";
 
 const DIGEST = `sha256:${"4".repeat(64)}`;
 const AGENT = "world-box";
@@ -40,25 +35,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "theory-world-parity-"));
   s3Modal = await startS3("modal-world");
   s3Local = await startS3("local-world");
-  processor = await startProcessorProcess({
-    toolRef: "llm/litellm@1",
-    port: await freePort(),
-    env: {
-      IMAGE_DIGEST: DIGEST,
-      ENV_FINGERPRINT: "cpu:1;memory:2Gi",
-      ARTIFACTS_ROOT: join(dir, "artifacts"),
-    },
-  });
-  await recordContainer(join(dir, "home"), {
-    ref: "llm/litellm@1",
-    platform: "amd64",
-    container_id: "source-run",
-    name: "theory-llm.litellm.1",
-    port: Number(new URL(processor.url).port),
-    image: `127.0.0.1:5000/theory/processor@${DIGEST}`,
-    image_digest: DIGEST,
-    started_at: new Date().toISOString(),
-  });
+  processor = await startRecordedProcessor(dir, join(dir, "home"), DIGEST);
   const admin = makeGrant("admin", ["runs:write", "runs:read", "endpoints:write"]);
   const agent = makeGrant("agent", ["agents:connect"], AGENT);
   headers = { Authorization: `Bearer ${admin.token}`, "Content-Type": "application/json" };
