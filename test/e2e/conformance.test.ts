@@ -132,6 +132,7 @@ describe("conformance: the contract against the running Worker (wrangler dev)", 
   it("determinism: randomized run_ids and prefixes change only the run_id and the paths", async () => {
     const normalize = (text: string, runId: string, prefix: string) =>
       text.replaceAll(prefix, "PREFIX/").replaceAll(runId, "RUN");
+    let iteration = 0;
     const reference = normalize(
       JSON.stringify((await post(request("c-ref"))).body.envelope),
       "c-ref",
@@ -142,7 +143,8 @@ describe("conformance: the contract against the running Worker (wrangler dev)", 
         fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,20}$/),
         fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,10}$/),
         async (id, folder) => {
-          const runId = `det-${id}`;
+          // Unique per iteration: the same run_id with another prefix is rightly a 409 conflict.
+          const runId = `det-${iteration++}-${id}`;
           const prefix = `${folder}/${runId}/`;
           const { body } = await post(request(runId, { write_prefix: `/artifacts/${prefix}` }));
           EnvelopeSchema.parse(body.envelope);
