@@ -86,7 +86,7 @@ describe("event subscribers over WebSocket", () => {
     // A short budget: the alarm at the deadline is what settles the run once its session is lost.
     await api("/v1/runs", {
       method: "POST",
-      json: runRequest(runId, { inputs: { prompt: "hang" }, timeout_s: 3 }),
+      json: runRequest(runId, { inputs: { prompt: "hang" }, timeout_s: 6 }),
     });
     await waitForState(runId, "running");
     const first = await subscribe(runId);
