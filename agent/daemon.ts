@@ -13,7 +13,11 @@ import type { Platform } from "../src/contract/primitives.ts";
 import { type BackoffPolicy, backoffDelay } from "../src/core/backoff.ts";
 import { canonicalJson } from "../src/core/canonical.ts";
 import type { Logger } from "../src/core/log.ts";
+import { probeHealth } from "./local-health.ts";
 import { readContainers } from "./state.ts";
+
+/** One health probe of a started container, for Hello and before each bridge. */
+const HEALTH_PROBE_MS = 2000;
 
 /** Reconnect: exponential with jitter, capped, forever (the control plane may be down for a while). */
 export const RECONNECT_BACKOFF: BackoffPolicy = {
@@ -139,12 +143,7 @@ export class AgentDaemon {
       Object.values(containers).map(async (record) => ({
         ref: record.ref,
         image_digest: record.image_digest,
-        healthy: await fetch(`http://127.0.0.1:${record.port}/healthz`, {
-          signal: AbortSignal.timeout(2000),
-        }).then(
-          (r) => r.ok,
-          () => false,
-        ),
+        healthy: await probeHealth(record.port, HEALTH_PROBE_MS),
       })),
     );
   }
@@ -221,12 +220,7 @@ export class AgentDaemon {
         message: `${ref} is not started here (theory localctl start --ref ${ref})`,
       });
     }
-    const healthy = await fetch(`http://127.0.0.1:${record.port}/healthz`, {
-      signal: AbortSignal.timeout(2000),
-    }).then(
-      (r) => r.ok,
-      () => false,
-    );
+    const healthy = await probeHealth(record.port, HEALTH_PROBE_MS);
     if (!healthy)
       return this.fail(runId, { code: "ERR_HEALTH", message: `${ref} is started but not healthy` });
     if (!this.bridges.has(runId)) return; // closed by the control plane meanwhile

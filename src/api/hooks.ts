@@ -3,7 +3,7 @@ import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { LEDGER_INSTANCE } from "../../durable-objects/webhook-ledger.ts";
 import type { HookSource } from "../config.ts";
 import { type RunRequest, RunRequestSchema } from "../contract/api.ts";
-import { sha256Hex } from "../core/canonical.ts";
+import { hexToBytes, sha256Hex } from "../core/canonical.ts";
 import { TheoryError } from "../core/errors.ts";
 import { describeIssues } from "../core/validation.ts";
 import type { AppEnv } from "./context.ts";
@@ -51,9 +51,6 @@ function verifyStandard(c: Context<AppEnv>, body: string, sources: readonly Hook
   throw unauthorized("webhook signature does not verify");
 }
 
-const hexBytes = (hex: string) =>
-  Uint8Array.from(hex.match(/../g) ?? [], (byte) => Number.parseInt(byte, 16));
-
 async function verifyGithub(
   c: Context<AppEnv>,
   body: string,
@@ -72,7 +69,7 @@ async function verifyGithub(
       ["sign"],
     );
     const expected = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
-    if (crypto.subtle.timingSafeEqual(expected, hexBytes(signature))) {
+    if (crypto.subtle.timingSafeEqual(expected, hexToBytes(signature))) {
       return {
         source: source.name,
         webhookId: delivery,

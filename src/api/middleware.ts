@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { Scope } from "../contract/api.ts";
 import { MAX_FRAME_BYTES } from "../contract/frames.ts";
-import { sha256Hex } from "../core/canonical.ts";
+import { hexToBytes, sha256Hex } from "../core/canonical.ts";
 import { TheoryError } from "../core/errors.ts";
 import { runtimeFor } from "../runtime.ts";
 import type { AppEnv } from "./context.ts";
@@ -12,9 +12,6 @@ export const withRuntime: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-const hexBytes = (hex: string) =>
-  Uint8Array.from(hex.match(/../g) ?? [], (byte) => Number.parseInt(byte, 16));
-
 /**
  * Bearer auth: the token's SHA-256 is compared with every stored hash in constant time (no early
  * exit), then the scope is checked. Missing or unknown token -> 401, missing scope -> 403.
@@ -24,10 +21,10 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
     const header = c.req.header("Authorization") ?? "";
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     if (!token) throw new TheoryError("ERR_AUTH", "a bearer token is required");
-    const presented = hexBytes(await sha256Hex(token));
+    const presented = hexToBytes(await sha256Hex(token));
     let grant: (typeof c.var.runtime.config.tokens)[number] | undefined;
     for (const candidate of c.var.runtime.config.tokens) {
-      if (crypto.subtle.timingSafeEqual(presented, hexBytes(candidate.sha256)) && !grant) grant = candidate;
+      if (crypto.subtle.timingSafeEqual(presented, hexToBytes(candidate.sha256)) && !grant) grant = candidate;
     }
     if (!grant) throw new TheoryError("ERR_AUTH", "the bearer token is not valid");
     if (!grant.scopes.includes(scope))
