@@ -15,7 +15,8 @@ export async function probeHealth(port: number, timeoutMs = 1000): Promise<boole
   }
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+/** Sleeps `ms`, or rejects with the signal's reason as soon as it aborts (no listener left behind). */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {

@@ -1,5 +1,6 @@
 import { type BackoffPolicy, backoffSchedule } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import { pause } from "../local-health.ts";
 
 /** A new sandbox's cold start (image pull, boot) can take far longer than a local container's. */
 export const SANDBOX_HEALTH: BackoffPolicy = {
@@ -9,20 +10,6 @@ export const SANDBOX_HEALTH: BackoffPolicy = {
   jitter: 0.2,
   totalMs: 120_000,
 };
-
-const pause = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 
 /** Polls `{url}/healthz` on a bounded backoff; ERR_HEALTH when it never answers 2xx. */
 export async function waitUrlHealthy(url: string, policy: BackoffPolicy, signal: AbortSignal): Promise<void> {
