@@ -1,11 +1,24 @@
+import { createHash } from "node:crypto";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import {
-  authTokensBinding,
   TEST_HOOKS,
   TEST_MODAL_PROXY,
+  TEST_TOKENS,
   TEST_WEBHOOK_SIGNING_SECRET,
 } from "./test/support/tokens.ts";
+
+/** AUTH_TOKENS for the test tokens: the Worker only ever sees their SHA-256. */
+function authTokensBinding(): string {
+  return JSON.stringify(
+    Object.entries(TEST_TOKENS).map(([name, token]) => ({
+      name,
+      sha256: createHash("sha256").update(token.value).digest("hex"),
+      scopes: token.scopes,
+      ...("agent" in token ? { agent: token.agent } : {}),
+    })),
+  );
+}
 
 /** A workerd project over wrangler.toml, with test bindings: known tokens, S3 on the test s3rver. */
 function workerProject(

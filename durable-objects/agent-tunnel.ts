@@ -1,17 +1,18 @@
 import { DurableObject } from "cloudflare:workers";
-import { CLOSE_RUN_FAILED, runFailedReason } from "../src/adapters/workerd-socket.ts";
 import {
   AGENT_SUBPROTOCOL,
   type AgentFrame,
   AgentFrameSchema,
   type AgentTool,
+  CLOSE_RUN_FAILED,
   type ControlFrame,
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
+  runFailedReason,
 } from "../src/contract/agent-frames.ts";
 import type { Platform } from "../src/contract/primitives.ts";
 import { canonicalJson } from "../src/core/canonical.ts";
-import { runtimeFor } from "../src/runtime.ts";
+import { runtimeFor } from "../src/worker/runtime.ts";
 
 /** What GET /v1/agents shows of one agent. */
 export interface AgentStatus {

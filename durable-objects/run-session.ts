@@ -1,7 +1,4 @@
 import { DurableObject } from "cloudflare:workers";
-import { agentTransport } from "../src/adapters/agent-transport.ts";
-import { endpointTransport } from "../src/adapters/endpoint-transport.ts";
-import { workerdConnect } from "../src/adapters/workerd-socket.ts";
 import {
   isTerminal,
   type Receipt,
@@ -15,14 +12,17 @@ import type { Platform } from "../src/contract/primitives.ts";
 import { canonicalJson, sha256Hex } from "../src/core/canonical.ts";
 import { buildErrorEnvelope } from "../src/core/envelope.ts";
 import { TheoryError, toErrorBody } from "../src/core/errors.ts";
-import { executeRun, type RunRecord } from "../src/core/orchestrator.ts";
-import { worldObjectKey } from "../src/core/paths.ts";
-import { envFingerprint, lookupTool } from "../src/core/registry.ts";
-import { planRun, type RunPlan } from "../src/core/run-plan.ts";
-import type { RunTransport } from "../src/core/transport.ts";
+import { ENVELOPE_OBJECT, RECEIPT_OBJECT, worldObjectKey } from "../src/core/paths.ts";
+import { envFingerprint, lookupTool } from "../src/core/tool-registry.ts";
 import { checkOutboundUrl } from "../src/core/url-policy.ts";
-import { type Runtime, runtimeFor } from "../src/runtime.ts";
-import { ENDPOINTS_INSTANCE } from "./endpoint-registry.ts";
+import { endpointTransport } from "../src/engine/endpoint-transport.ts";
+import { executeRun, type RunRecord } from "../src/engine/orchestrator.ts";
+import { planRun, type RunPlan } from "../src/engine/run-plan.ts";
+import type { RunTransport } from "../src/engine/transport.ts";
+import { agentTunnel, endpointDirectory } from "../src/worker/objects.ts";
+import { type Runtime, runtimeFor } from "../src/worker/runtime.ts";
+import { agentTransport } from "../src/worker/transports/agent-transport.ts";
+import { workerdConnect } from "../src/worker/transports/workerd-socket.ts";
 import { DONE, resumeAfter, sseEvent, wsEvent } from "./event-stream.ts";
 import { type RunRow, RunTable } from "./run-table.ts";
 import { WebhookDeliveries } from "./webhook-deliveries.ts";
@@ -32,9 +32,6 @@ const SETTLE_MARGIN_MS = 10_000;
 /** A persist that failed is tried again this much later (by the alarm). */
 const PERSIST_RETRY_MS = 2000;
 const encoder = new TextEncoder();
-
-export const ENVELOPE_OBJECT = "envelope.json";
-export const RECEIPT_OBJECT = "receipt.json";
 
 export type StartResult =
   | { ok: true; resource: RunResource; created: boolean }
@@ -124,7 +121,7 @@ export class RunSession extends DurableObject<Env> {
    */
   private async platformFor(request: RunRequest): Promise<Platform> {
     if (request.target !== "local" || !request.agent) return "amd64";
-    return (await this.env.AGENT_TUNNEL.getByName(request.agent).status(request.agent)).platform ?? "amd64";
+    return (await agentTunnel(this.env, request.agent).status(request.agent)).platform ?? "amd64";
   }
 
   async resource(): Promise<RunResource | null> {
@@ -261,14 +258,14 @@ export class RunSession extends DurableObject<Env> {
     if (request.target === "local") {
       const agentId = request.agent as string; // the request schema requires it for target local
       return agentTransport({
-        tunnel: this.env.AGENT_TUNNEL.getByName(agentId),
+        tunnel: agentTunnel(this.env, agentId),
         agentId,
         log: log.child({ target: "local", ref: request.ref, execution_id: request.run_id }),
       });
     }
-    const registry = this.env.ENDPOINTS.getByName(ENDPOINTS_INSTANCE);
+    const directory = endpointDirectory(this.env);
     return endpointTransport({
-      resolve: (ref) => registry.get(ref),
+      resolve: (ref) => directory.get(ref),
       connect: workerdConnect,
       fetch: (input, init) => fetch(input, init),
       health: config.health,

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 
 /**
  * Inbound webhook ids already accepted, kept at least as long as a replay could still pass the
- * timestamp window. One named instance: a replay is refused wherever the Worker runs.
+ * timestamp window.
  */
 export class WebhookLedger extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -25,5 +25,3 @@ export class WebhookLedger extends DurableObject<Env> {
     );
   }
 }
-
-export const LEDGER_INSTANCE = "global";

@@ -43,11 +43,15 @@ async function step<T>(event: string, work: () => Promise<T>): Promise<T> {
 
 /** The `theory` CLI, as a user would call it; returns its JSON result. */
 async function theory(args: string[], env: Record<string, string> = {}): Promise<Record<string, unknown>> {
-  const { stdout } = await exec(process.execPath, [join(root, "agent", "cli.ts"), ...args, "--json"], {
-    cwd: root,
-    env: { ...process.env, THEORY_HOME: home, ...env },
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const { stdout } = await exec(
+    process.execPath,
+    [join(root, "agent", "bin", "theory.js"), ...args, "--json"],
+    {
+      cwd: root,
+      env: { ...process.env, THEORY_HOME: home, ...env },
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   return JSON.parse(stdout);
 }
 
@@ -67,7 +71,7 @@ async function stopAll(): Promise<void> {
 try {
   await mkdir(home, { recursive: true });
   await step("docker.engine", () => script("ensure-engine.sh"));
-  await step("oci.registry", () => script("ensure-registry.sh"));
+  await step("oci.registry", () => script("ensure-image-registry.sh"));
   await step("image.base", () => script("make-node-base.sh"));
   await step("image.build", () =>
     theory([
@@ -108,7 +112,7 @@ try {
   const headers = { Authorization: `Bearer ${admin.token}`, "Content-Type": "application/json" };
   agent = spawn(
     process.execPath,
-    [join(root, "agent", "cli.ts"), "agent", "--control-plane", cp.url, "--agent-id", AGENT],
+    [join(root, "agent", "bin", "theory.js"), "agent", "--control-plane", cp.url, "--agent-id", AGENT],
     {
       cwd: root,
       env: { ...process.env, THEORY_HOME: home, THEORY_AGENT_TOKEN: agentGrant.token },

@@ -2,8 +2,8 @@ import { arch } from "node:os";
 import { parseArgs } from "node:util";
 import { AgentIdSchema, type Platform } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import { type Command, GLOBAL_OPTIONS } from "../context.ts";
-import { AgentDaemon } from "../daemon.ts";
+import { type Command, GLOBAL_OPTIONS } from "../cli/context.ts";
+import { AgentDaemon } from "../daemon/daemon.ts";
 
 const PLATFORM_BY_ARCH: Record<string, Platform> = { x64: "amd64", arm64: "arm64" };
 

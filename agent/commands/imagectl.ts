@@ -3,10 +3,11 @@
 // selects the registry entry (its repository, its pins).
 import type Docker from "dockerode";
 import { DigestSchema, type Platform, PlatformSchema } from "../../src/contract/primitives.ts";
-import type { ToolEntry } from "../../src/contract/registry.ts";
+import type { ToolEntry } from "../../src/contract/tool-registry.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import { lookupTool } from "../../src/core/registry.ts";
-import { type CliContext, type Command, type CommandResult, GLOBAL_OPTIONS } from "../context.ts";
+import { lookupTool } from "../../src/core/tool-registry.ts";
+import { type CliContext, type Command, type CommandResult, GLOBAL_OPTIONS } from "../cli/context.ts";
+import { parseFlags } from "../cli/flags.ts";
 import { connectDocker, ensureEngine } from "../docker/engine.ts";
 import {
   assertPlatform,
@@ -16,10 +17,9 @@ import {
   pushImage,
   repoDigest,
 } from "../docker/images.ts";
-import { prepareProcessorContext } from "../docker/processor-context.ts";
-import { parseFlags } from "../flags.ts";
-import { loadRegistryFile } from "../registry-file.ts";
-import { pinDigest } from "../registry-pin.ts";
+import { prepareProcessorContext } from "../imagectl/build-context.ts";
+import { loadRegistryFile } from "../tool-registry/load.ts";
+import { pinDigest } from "../tool-registry/pin.ts";
 
 const ACTIONS = ["build", "push", "pin", "publish"] as const;
 type Action = (typeof ACTIONS)[number];

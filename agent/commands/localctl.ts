@@ -1,15 +1,15 @@
 import { PlatformSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import type { CliContext, Command, CommandResult } from "../context.ts";
-import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run-cli.ts";
+import type { CliContext, Command, CommandResult } from "../cli/context.ts";
+import { parseFlags, positiveIntFlag, requiredFlag } from "../cli/flags.ts";
+import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run/cli.ts";
 import { LocalContainers } from "../docker/containers.ts";
 import { connectDocker, ensureEngine } from "../docker/engine.ts";
-import { parseFlags, positiveIntFlag, requiredFlag } from "../flags.ts";
-import { probeHealth } from "../local-health.ts";
-import { runLocal } from "../local-run.ts";
-import { type LocalDeps, startLocal, stopLocal } from "../local-start.ts";
-import { loadRegistryFile } from "../registry-file.ts";
-import { type ContainerRecord, readContainers } from "../state.ts";
+import { probeHealth } from "../localctl/health.ts";
+import { runLocal } from "../localctl/run.ts";
+import { type LocalDeps, startLocal, stopLocal } from "../localctl/start.ts";
+import { type ContainerRecord, readContainers } from "../localctl/state.ts";
+import { loadRegistryFile } from "../tool-registry/load.ts";
 
 const USAGE = `usage: theory localctl <subcommand> [--json]
   start  --ref R --platform amd64|arm64 [--oci IMAGE@sha256:…] [--name NAME]

@@ -1,13 +1,13 @@
 import { TheoryError } from "../../src/core/errors.ts";
-import { planRun } from "../../src/core/run-plan.ts";
-import type { CliContext, Command, CommandResult } from "../context.ts";
-import { DIRECT_WORLD, runAtEndpoint } from "../direct-run.ts";
-import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run-cli.ts";
-import { parseFlags, positiveIntFlag, requiredFlag } from "../flags.ts";
-import { EndpointsClient } from "../modal/control-plane.ts";
-import { SANDBOX_HEALTH, waitUrlHealthy } from "../modal/health.ts";
-import { MODAL_PLATFORM, sandboxAddress, sandboxSpec, secretValues } from "../modal/plan.ts";
-import { loadRegistryFile } from "../registry-file.ts";
+import { planRun } from "../../src/engine/run-plan.ts";
+import type { CliContext, Command, CommandResult } from "../cli/context.ts";
+import { parseFlags, positiveIntFlag, requiredFlag } from "../cli/flags.ts";
+import { EndpointsClient } from "../control-plane/endpoints-client.ts";
+import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run/cli.ts";
+import { DIRECT_WORLD, runAtEndpoint } from "../direct-run/run.ts";
+import { SANDBOX_HEALTH, waitUrlHealthy } from "../modalctl/health.ts";
+import { MODAL_PLATFORM, sandboxAddress, sandboxSpec, secretValues } from "../modalctl/plan.ts";
+import { loadRegistryFile } from "../tool-registry/load.ts";
 
 const USAGE = `usage: theory modalctl <subcommand> --ref R [--json]
   start  --ref R [--oci IMAGE@sha256:…] [--lifetime S]
@@ -24,7 +24,7 @@ Modal credentials: MODAL_TOKEN_ID, MODAL_TOKEN_SECRET (MODAL_ENVIRONMENT optiona
 
 /** The gateway is loaded only when a subcommand talks to Modal (the SDK is large). */
 async function gatewayFor(context: CliContext) {
-  const { ModalGateway } = await import("../modal/gateway.ts");
+  const { ModalGateway } = await import("../modalctl/gateway.ts");
   return new ModalGateway({ env: context.env, log: context.log });
 }
 

@@ -3,11 +3,11 @@ import { ProcessorFrameSchema } from "../../src/contract/frames.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { describeIssues } from "../../src/core/validation.ts";
-import type { CliContext, Command, CommandResult } from "../context.ts";
-import { clientFor } from "../control-plane-cli.ts";
-import { type ControlPlaneClient, DONE_EVENT } from "../control-plane-client.ts";
-import { parseFlags } from "../flags.ts";
-import { INPUT_OPTIONS, readInputs } from "../inputs.ts";
+import type { CliContext, Command, CommandResult } from "../cli/context.ts";
+import { parseFlags } from "../cli/flags.ts";
+import { INPUT_OPTIONS, readInputs } from "../cli/inputs.ts";
+import { type ControlPlaneClient, DONE_EVENT } from "../control-plane/client.ts";
+import { clientFor } from "../control-plane/for-cli.ts";
 
 const USAGE = `usage: theory run --ref R --target local|modal [--agent ID] [--mode mock|real]
          (--inputs-json JSON | --inputs-file PATH | --inputs -) [--scope local|world]

@@ -1,9 +1,9 @@
 import { RunIdSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import type { CliContext, Command, CommandResult } from "../context.ts";
-import { clientFor } from "../control-plane-cli.ts";
-import type { SseEvent } from "../control-plane-client.ts";
-import { parseFlags } from "../flags.ts";
+import type { CliContext, Command, CommandResult } from "../cli/context.ts";
+import { parseFlags } from "../cli/flags.ts";
+import type { SseEvent } from "../control-plane/client.ts";
+import { clientFor } from "../control-plane/for-cli.ts";
 
 const USAGE = `usage: theory runs <subcommand> [--json]
   get    ID              the run resource {run_id, ref, target, state, envelope|null}

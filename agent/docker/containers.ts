@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import type { Resources } from "../../src/contract/registry.ts";
+import type { Resources } from "../../src/contract/tool-registry.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { dockerStatus } from "./engine.ts";

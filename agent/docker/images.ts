@@ -181,7 +181,7 @@ export async function pushImage(docker: Docker, request: PushRequest): Promise<s
     if (/connection refused|no such host|dial tcp|i\/o timeout|server gave HTTP response/i.test(message))
       throw new TheoryError(
         "ERR_DOCKER",
-        `${message} (is the registry at ${host} running? for 127.0.0.1:5000: bash scripts/docker/ensure-registry.sh)`,
+        `${message} (is the registry at ${host} running? for 127.0.0.1:5000: bash scripts/docker/ensure-image-registry.sh)`,
       );
     throw error;
   }

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ErrorBodySchema } from "./envelope.ts";
+import { type ErrorBody, ErrorBodySchema } from "./envelope.ts";
+import { ErrorCodeSchema } from "./errors.ts";
 import { frameSchema, MAX_FRAME_BYTES } from "./frames.ts";
 import { AgentIdSchema, DigestSchema, PlatformSchema, RunIdSchema } from "./primitives.ts";
 import { RefSchema } from "./ref.ts";
@@ -65,3 +66,23 @@ export const ControlFrameSchema = z.discriminatedUnion("kind", [
   CloseRunFrameSchema,
 ]);
 export type ControlFrame = z.infer<typeof ControlFrameSchema>;
+
+/**
+ * Close code of a relayed run socket that ended with a taxonomy error (agent lost, container not
+ * started): the close reason is `ERR_CODE: message`, within the 123 bytes a close reason allows.
+ */
+export const CLOSE_RUN_FAILED = 4001;
+
+export function runFailedReason(code: string, message: string): string {
+  return `${code}: ${message}`.slice(0, 123);
+}
+
+/** The error a CLOSE_RUN_FAILED reason carries; an unknown code reads as ERR_INTERNAL. */
+export function parseRunFailedReason(reason: string): ErrorBody {
+  const [code, ...message] = reason.split(": ");
+  const known = ErrorCodeSchema.safeParse(code);
+  return {
+    code: known.success ? known.data : "ERR_INTERNAL",
+    message: message.join(": ") || "run session failed",
+  };
+}

@@ -6,4 +6,4 @@ export * from "./frames.ts";
 export * from "./payload.ts";
 export * from "./primitives.ts";
 export * from "./ref.ts";
-export * from "./registry.ts";
+export * from "./tool-registry.ts";

@@ -4,7 +4,7 @@ import { EndpointRegistrationSchema, RunRequestSchema, RunResourceSchema } from 
 import { ApiErrorSchema, EnvelopeSchema, OutputIndexSchema } from "./envelope.ts";
 import { ClientFrameSchema, ProcessorFrameSchema } from "./frames.ts";
 import { ProcessorPayloadSchema } from "./payload.ts";
-import { RegistrySchema } from "./registry.ts";
+import { RegistrySchema } from "./tool-registry.ts";
 
 /**
  * The contract for non-TypeScript clients and processors: one JSON Schema file per wire shape.

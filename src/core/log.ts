@@ -29,10 +29,13 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
+/** The runtime's stderr, where it has one: Node's, seen without Node's types (this file runs everywhere). */
+const stderr = (globalThis as { process?: { stderr?: { write?(text: string): unknown } } }).process?.stderr;
+
 /** stderr where the runtime has one (Node), the console otherwise (workerd). */
 export const defaultSink: LogSink =
-  typeof process !== "undefined" && typeof process.stderr?.write === "function"
-    ? (line) => void process.stderr.write(`${line}\n`)
+  typeof stderr?.write === "function"
+    ? (line) => void stderr.write?.(`${line}\n`)
     : (line) => console.log(line);
 
 export interface LoggerOptions {

@@ -54,6 +54,10 @@ export function relativeToPrefix(uri: string, runPrefix: string): string | undef
   return RelativePathSchema.safeParse(rest).success ? rest : undefined;
 }
 
+/** What the control plane stores beside a run's outputs, under the same `{world_id}/{run_id}/` keys. */
+export const ENVELOPE_OBJECT = "envelope.json";
+export const RECEIPT_OBJECT = "receipt.json";
+
 /** Storage key of a run's object: `{world_id}/{run_id}/{path}` (outputs, index, envelope, receipt). */
 export function worldObjectKey(worldId: string, runId: string, relativePath: string): string {
   return `${worldId}/${runId}/${checkRelativePath(relativePath)}`;

@@ -21,7 +21,7 @@ export default async function setup(project: TestProject) {
     return stderr;
   };
   await step("bash", ["scripts/docker/ensure-engine.sh"]);
-  await step("bash", ["scripts/docker/ensure-registry.sh"]);
+  await step("bash", ["scripts/docker/ensure-image-registry.sh"]);
   await step("bash", ["scripts/docker/make-node-base.sh"]);
   await step(process.execPath, ["scripts/build-processor.ts"]);
   await docker(

@@ -4,11 +4,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseRegistry } from "../../src/core/registry.ts";
+import { parseRegistry } from "../../src/core/tool-registry.ts";
 import { docker, freePort } from "./support/docker.ts";
 
 const root = join(import.meta.dirname, "..", "..");
-const cli = join(root, "agent", "cli.ts");
+const cli = join(root, "agent", "bin", "theory.js");
 const REGISTRY = "127.0.0.1:5000";
 /** The platform this engine builds natively (the local base image is for it only). */
 const HOST = process.arch === "arm64" ? "arm64" : "amd64";

@@ -26,7 +26,7 @@ let agentToken = "";
 async function theory(args: string[], env: Record<string, string> = {}) {
   const child = await exec(
     process.execPath,
-    ["agent/cli.ts", ...args, "--registry", registryFile, "--json"],
+    ["agent/bin/theory.js", ...args, "--registry", registryFile, "--json"],
     {
       cwd: root,
       env: { ...process.env, THEORY_HOME: join(work, "home"), ...env },
@@ -36,7 +36,7 @@ async function theory(args: string[], env: Record<string, string> = {}) {
 }
 
 beforeAll(async () => {
-  await exec("bash", [join(root, "scripts/docker/ensure-registry.sh")]);
+  await exec("bash", [join(root, "scripts/docker/ensure-image-registry.sh")]);
   work = await mkdtemp(join(tmpdir(), "theory-parity-e2e-"));
   await docker("tag", inject("processorImage"), `${REPO}:main`);
   const pushed = /digest: (sha256:[a-f0-9]{64})/.exec(await docker("push", `${REPO}:main`))?.[1];
@@ -83,7 +83,7 @@ beforeAll(async () => {
   });
   agent = spawn(
     process.execPath,
-    ["agent/cli.ts", "agent", "--control-plane", controlPlane.url, "--agent-id", AGENT],
+    ["agent/bin/theory.js", "agent", "--control-plane", controlPlane.url, "--agent-id", AGENT],
     {
       cwd: root,
       env: { ...process.env, THEORY_HOME: join(work, "home"), THEORY_AGENT_TOKEN: agentToken },

@@ -50,7 +50,7 @@ function localctl(
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["agent/cli.ts", "localctl", ...args, "--registry", registryFile, "--json"],
+      ["agent/bin/theory.js", "localctl", ...args, "--registry", registryFile, "--json"],
       { cwd: root, env, stdio: ["pipe", "pipe", "pipe"] },
     );
     let stdout = "";
@@ -88,8 +88,8 @@ async function push(image: string, tag: string): Promise<string> {
 const home = (name: string) => join(work, name);
 
 beforeAll(async () => {
-  const ensure = join(root, "scripts/docker/ensure-registry.sh");
-  if (!existsSync(ensure)) throw new Error("scripts/docker/ensure-registry.sh is missing");
+  const ensure = join(root, "scripts/docker/ensure-image-registry.sh");
+  if (!existsSync(ensure)) throw new Error("scripts/docker/ensure-image-registry.sh is missing");
   await promisify(execFile)("bash", [ensure], { cwd: root });
   work = await mkdtemp(join(tmpdir(), "theory-localctl-e2e-"));
   pinned = await push(inject("processorImage"), "main");

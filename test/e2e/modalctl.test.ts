@@ -7,11 +7,11 @@ import { join } from "node:path";
 import protobuf from "protobufjs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { AgentDaemon } from "../../agent/daemon.ts";
-import { sandboxSpec } from "../../agent/modal/plan.ts";
+import { AgentDaemon } from "../../agent/daemon/daemon.ts";
+import { sandboxSpec } from "../../agent/modalctl/plan.ts";
 import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
-import { parseRegistry } from "../../src/core/registry.ts";
+import { parseRegistry } from "../../src/core/tool-registry.ts";
 import { wireDrift } from "../support/modal-standin/sdk-fields.ts";
 import {
   loadModalProto,
@@ -53,7 +53,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<CliResul
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [join(ROOT, "agent/cli.ts"), ...args, "--json", "--registry", registryPath],
+      [join(ROOT, "agent/bin/theory.js"), ...args, "--json", "--registry", registryPath],
       {
         cwd: ROOT,
         env: {
@@ -217,7 +217,7 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
   const log = createLogger({ sink: () => {}, level: "error" });
 
   it("syncs the secret, starts the named sandbox with the right image, port, resources, env and secret; the tunnel is https", async () => {
-    const { ModalGateway } = await import("../../agent/modal/gateway.ts");
+    const { ModalGateway } = await import("../../agent/modalctl/gateway.ts");
     const gateway = new ModalGateway({ env: process.env, log });
     const registry = parseRegistry(await readFile(registryPath, "utf8"));
     const spec = sandboxSpec(registry, { ref: LITELLM });
@@ -278,7 +278,7 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
   });
 
   it("not found: no sandbox by that name -> null status, nothing to terminate; a missing Modal secret -> ERR_MISSING_SECRET", async () => {
-    const { ModalGateway } = await import("../../agent/modal/gateway.ts");
+    const { ModalGateway } = await import("../../agent/modalctl/gateway.ts");
     const gateway = new ModalGateway({ env: process.env, log });
     expect(await gateway.sandboxStatus("theory-llm-litellm-1", "never-started", 8000)).toBeNull();
     expect(await gateway.terminateSandbox("theory-nobody", "never-started")).toBeNull();
@@ -291,7 +291,7 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
   });
 
   it("an image Modal cannot pull -> ERR_IMAGE_NOT_FOUND", async () => {
-    const { ModalGateway } = await import("../../agent/modal/gateway.ts");
+    const { ModalGateway } = await import("../../agent/modalctl/gateway.ts");
     const gateway = new ModalGateway({ env: process.env, log });
     const registry = parseRegistry(await readFile(registryPath, "utf8"));
     const spec = sandboxSpec(registry, { ref: "echo/text@1", oci: `${REPOSITORY}@sha256:${"e".repeat(64)}` });
@@ -299,7 +299,7 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
   });
 
   it("bad or missing credentials -> ERR_AUTH with the fix", async () => {
-    const { ModalGateway } = await import("../../agent/modal/gateway.ts");
+    const { ModalGateway } = await import("../../agent/modalctl/gateway.ts");
     const wrong = new ModalGateway({ env: { ...process.env, MODAL_TOKEN_SECRET: "as-wrong" }, log });
     await expect(wrong.ensureApp("theory-echo-text-1")).rejects.toMatchObject({
       code: "ERR_AUTH",

@@ -65,7 +65,7 @@ interface Exited {
 }
 
 function start(args: string[], env: Record<string, string | undefined> = {}) {
-  const child = spawn(process.execPath, [join(root, "agent", "cli.ts"), ...args], {
+  const child = spawn(process.execPath, [join(root, "agent", "bin", "theory.js"), ...args], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
@@ -140,7 +140,7 @@ describe("theory run", () => {
 
   it("on a terminal, streams the tokens and progress lines on stderr (stdout keeps only the envelope)", async () => {
     // `script` gives the CLI a pseudo-terminal (stdout and stderr both, so they arrive merged).
-    const command = [process.execPath, join(root, "agent", "cli.ts"), ...runArgs("cli-tty-1")]
+    const command = [process.execPath, join(root, "agent", "bin", "theory.js"), ...runArgs("cli-tty-1")]
       .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
       .join(" ");
     const result = await new Promise<Exited>((resolve) => {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AgentDaemon } from "../../agent/daemon.ts";
+import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";

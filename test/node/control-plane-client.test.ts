@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ControlPlaneClient, type SseEvent } from "../../agent/control-plane-client.ts";
-import { readSse } from "../../agent/sse.ts";
+import { ControlPlaneClient, type SseEvent } from "../../agent/control-plane/client.ts";
+import { readSse } from "../../agent/control-plane/sse.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { createLogger } from "../../src/core/log.ts";
 

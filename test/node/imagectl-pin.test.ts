@@ -2,9 +2,9 @@ import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { pinDigest, setDigestInText } from "../../agent/registry-pin.ts";
+import { pinDigest, setDigestInText } from "../../agent/tool-registry/pin.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import { parseRegistry } from "../../src/core/registry.ts";
+import { parseRegistry } from "../../src/core/tool-registry.ts";
 
 const A = `sha256:${"a".repeat(64)}`;
 const B = `sha256:${"b".repeat(64)}`;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { lookupTool, parseRegistry } from "../../src/core/registry.ts";
+import { lookupTool, parseRegistry } from "../../src/core/tool-registry.ts";
 
 const text = readFileSync(join(import.meta.dirname, "..", "..", "registry.yaml"), "utf8");
 

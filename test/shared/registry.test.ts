@@ -6,7 +6,7 @@ import {
   expectedDigest,
   lookupTool,
   parseRegistry,
-} from "../../src/core/registry.ts";
+} from "../../src/core/tool-registry.ts";
 import { DIGEST_A, DIGEST_B } from "../support/examples.ts";
 
 const TEXT = `schema: v1

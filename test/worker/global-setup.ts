@@ -3,10 +3,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { TestProject } from "vitest/node";
 
-interface Peers {
-  s3Endpoint: string;
-  processors: { litellm: string; echo: string; rogue: string; receiver: string; proxyGate: string };
-}
+import type { Peers } from "./provided.ts";
 
 /** Starts the Node peers (test/support/peers-main.ts) for the workerd tests and provides their URLs. */
 export default async function setup(project: TestProject) {
@@ -24,11 +21,4 @@ export default async function setup(project: TestProject) {
     child.stdin.end();
     await new Promise((resolve) => child.once("exit", resolve));
   };
-}
-
-declare module "vitest" {
-  export interface ProvidedContext {
-    s3Endpoint: string;
-    processors: Peers["processors"];
-  }
 }

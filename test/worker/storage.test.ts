@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import { type ControlPlaneConfig, resolveConfig, type S3Settings } from "../../src/config.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import { createObjectStore } from "../../src/storage/index.ts";
-import { R2ObjectStore } from "../../src/storage/r2.ts";
-import { S3ObjectStore } from "../../src/storage/s3.ts";
+import { type ControlPlaneConfig, resolveConfig, type S3Settings } from "../../src/worker/config.ts";
+import { createObjectStore } from "../../src/worker/storage/index.ts";
+import { R2ObjectStore } from "../../src/worker/storage/r2.ts";
+import { S3ObjectStore } from "../../src/worker/storage/s3.ts";
 
 // MD5 is not in WebCrypto: expected ETags are the precomputed MD5 of fixed contents.
 const BINARY = Uint8Array.from({ length: 256 }, (_, i) => i);

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { bundledRegistry } from "../../src/registry.ts";
+import { bundledRegistry } from "../../src/worker/tool-registry.ts";
 
 describe("Worker", () => {
   it("answers /healthz", async () => {

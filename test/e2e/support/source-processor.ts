@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { recordContainer } from "../../../agent/state.ts";
+import { recordContainer } from "../../../agent/localctl/state.ts";
 import { type LocalProcess, startProcessorProcess } from "../../../scripts/lib/local-stack.ts";
 import { freePort } from "./docker.ts";
 

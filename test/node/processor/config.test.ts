@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { loadProcessorConfig } from "../../../processor/config.ts";
 import { TOOLS } from "../../../processor/tools/index.ts";
 import { TheoryError } from "../../../src/core/errors.ts";
-import { parseRegistry } from "../../../src/core/registry.ts";
+import { parseRegistry } from "../../../src/core/tool-registry.ts";
 import { DIGEST_A } from "../../support/examples.ts";
 
 const base = { TOOL_REF: "echo/text@1", IMAGE_DIGEST: DIGEST_A, ENV_FINGERPRINT: "cpu:1;memory:2Gi" };

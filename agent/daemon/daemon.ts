@@ -1,0 +1,254 @@
+import WebSocket from "ws";
+import {
+  AGENT_SUBPROTOCOL,
+  type AgentFrame,
+  type AgentTool,
+  type ControlFrame,
+  ControlFrameSchema,
+  HEARTBEAT_PING,
+} from "../../src/contract/agent-frames.ts";
+import type { ErrorBody } from "../../src/contract/envelope.ts";
+import { MAX_FRAME_BYTES, RUN_SUBPROTOCOL } from "../../src/contract/frames.ts";
+import type { Platform } from "../../src/contract/primitives.ts";
+import { type BackoffPolicy, backoffDelay } from "../../src/core/backoff.ts";
+import { canonicalJson } from "../../src/core/canonical.ts";
+import type { Logger } from "../../src/core/log.ts";
+import { probeHealth } from "../localctl/health.ts";
+import { readContainers } from "../localctl/state.ts";
+
+/** One health probe of a started container, for Hello and before each bridge. */
+const HEALTH_PROBE_MS = 2000;
+
+/** Reconnect: exponential with jitter, capped, forever (the control plane may be down for a while). */
+export const RECONNECT_BACKOFF: BackoffPolicy = {
+  initialMs: 250,
+  maxMs: 30_000,
+  factor: 2,
+  jitter: 0.3,
+  totalMs: Number.POSITIVE_INFINITY,
+};
+
+export interface AgentDaemonOptions {
+  controlPlane: string;
+  agentId: string;
+  token: string;
+  platform: Platform;
+  /** Where localctl's state file lives: which containers run, on which ports. */
+  home: string;
+  log: Logger;
+  heartbeatMs?: number;
+  reconnect?: BackoffPolicy;
+  random?: () => number;
+}
+
+interface Bridge {
+  processor?: WebSocket;
+  pending: string[];
+}
+
+/**
+ * `theory agent`: dials the control plane (no inbound port), says Hello, heartbeats, and bridges
+ * each dispatched run to ws://127.0.0.1:{port}/run of the container localctl started. Frames pass
+ * through as their original text. Reconnects with bounded backoff; never starts anything.
+ */
+export class AgentDaemon {
+  private readonly options: Required<Omit<AgentDaemonOptions, "random">> & { random: () => number };
+  private socket?: WebSocket;
+  private readonly bridges = new Map<string, Bridge>();
+  private attempt = 0;
+  private stopped = false;
+  private heartbeat?: NodeJS.Timeout;
+  private reconnectTimer?: NodeJS.Timeout;
+  private awaitingPong = 0;
+  /** Resolves each time a Hello was sent (tests and the CLI wait on the first). */
+  private onReady: (() => void)[] = [];
+
+  constructor(options: AgentDaemonOptions) {
+    this.options = { heartbeatMs: 15_000, reconnect: RECONNECT_BACKOFF, random: Math.random, ...options };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Resolves once connected and Hello was sent. */
+  ready(): Promise<void> {
+    return new Promise((resolve) => this.onReady.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeat);
+    for (const bridge of this.bridges.values()) bridge.processor?.close(1001, "agent stopping");
+    this.bridges.clear();
+    const socket = this.socket;
+    if (socket && socket.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        socket.once("close", () => resolve());
+        socket.close(1001, "agent stopping");
+      });
+    }
+  }
+
+  private get log() {
+    return this.options.log;
+  }
+
+  private connect(): void {
+    const url = `${this.options.controlPlane.replace(/^http/, "ws").replace(/\/+$/, "")}/v1/agents/connect`;
+    this.log.info("ws.connect.start", { agent: this.options.agentId, attempt: this.attempt });
+    const socket = new WebSocket(url, [AGENT_SUBPROTOCOL], {
+      headers: { Authorization: `Bearer ${this.options.token}` },
+      maxPayload: 2 * MAX_FRAME_BYTES,
+    });
+    this.socket = socket;
+    socket.on("open", () => void this.onOpen(socket));
+    socket.on("message", (data, isBinary) => {
+      if (!isBinary) this.onControl(data.toString());
+    });
+    socket.on("unexpected-response", (_request, response) => {
+      this.log.error("ws.connect.error", { agent: this.options.agentId, status: response.statusCode });
+      socket.terminate();
+    });
+    socket.on("error", (error) =>
+      this.log.warn("ws.connect.error", { agent: this.options.agentId, error: error.message }),
+    );
+    socket.on("close", (code) => this.onClose(socket, code));
+  }
+
+  private async onOpen(socket: WebSocket): Promise<void> {
+    this.attempt = 0;
+    this.awaitingPong = 0;
+    this.log.info("ws.connect.ok", { agent: this.options.agentId });
+    this.send({
+      kind: "Hello",
+      content: { agent_id: this.options.agentId, platform: this.options.platform, tools: await this.tools() },
+    });
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      // Two heartbeats without a Pong: the tunnel is dead even if TCP has not noticed.
+      if (this.awaitingPong >= 2) return socket.terminate();
+      this.awaitingPong++;
+      socket.send(HEARTBEAT_PING);
+    }, this.options.heartbeatMs).unref();
+    for (const resolve of this.onReady.splice(0)) resolve();
+  }
+
+  /** What this machine serves now: localctl's started containers, with a health probe each. */
+  private async tools(): Promise<AgentTool[]> {
+    const containers = await readContainers(this.options.home);
+    return Promise.all(
+      Object.values(containers).map(async (record) => ({
+        ref: record.ref,
+        image_digest: record.image_digest,
+        healthy: await probeHealth(record.port, HEALTH_PROBE_MS),
+      })),
+    );
+  }
+
+  private onClose(socket: WebSocket, code: number) {
+    if (this.socket !== socket) return;
+    clearInterval(this.heartbeat);
+    // The control plane settles runs whose agent vanished; nothing is left to bridge here.
+    for (const bridge of this.bridges.values()) bridge.processor?.close(1001, "tunnel lost");
+    this.bridges.clear();
+    if (this.stopped) return;
+    const delay = backoffDelay(this.options.reconnect, this.attempt++, this.options.random);
+    this.log.warn("agent.reconnect", { agent: this.options.agentId, code, delay_ms: delay });
+    this.reconnectTimer = setTimeout(() => this.connect(), delay).unref();
+  }
+
+  private send(frame: AgentFrame): void {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(canonicalJson(frame));
+  }
+
+  private onControl(text: string) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return this.log.warn("agent.frame.invalid", { reason: "not JSON" });
+    }
+    const parsed = ControlFrameSchema.safeParse(json);
+    if (!parsed.success)
+      return this.log.warn("agent.frame.invalid", { reason: "unknown or malformed frame" });
+    this.dispatch(parsed.data);
+  }
+
+  private dispatch(frame: ControlFrame): void {
+    switch (frame.kind) {
+      case "Pong":
+        this.awaitingPong = 0;
+        return;
+      case "Dispatch":
+        void this.bridge(frame.content.run_id, frame.content.ref);
+        return;
+      case "Relay": {
+        const bridge = this.bridges.get(frame.content.run_id);
+        if (!bridge) return;
+        if (bridge.processor?.readyState === WebSocket.OPEN) bridge.processor.send(frame.content.data);
+        else bridge.pending.push(frame.content.data);
+        return;
+      }
+      case "CloseRun":
+        this.bridges.get(frame.content.run_id)?.processor?.close(1000, "closed by the control plane");
+        this.bridges.delete(frame.content.run_id);
+        return;
+      default: {
+        const unreachable: never = frame;
+        this.log.warn("agent.frame.invalid", { reason: `unhandled ${String(unreachable)}` });
+      }
+    }
+  }
+
+  private fail(runId: string, error: ErrorBody) {
+    this.bridges.delete(runId);
+    this.log.warn("error.agent.dispatch", { execution_id: runId, code: error.code });
+    this.send({ kind: "DispatchFailed", content: { run_id: runId, error } });
+  }
+
+  /** One run: a socket to the started container; its frames go up unchanged until it closes. */
+  private async bridge(runId: string, ref: string): Promise<void> {
+    const bridge: Bridge = { pending: [] };
+    this.bridges.set(runId, bridge);
+    const record = (await readContainers(this.options.home))[ref];
+    if (!record) {
+      return this.fail(runId, {
+        code: "ERR_HEALTH",
+        message: `${ref} is not started here (theory localctl start --ref ${ref})`,
+      });
+    }
+    const healthy = await probeHealth(record.port, HEALTH_PROBE_MS);
+    if (!healthy)
+      return this.fail(runId, { code: "ERR_HEALTH", message: `${ref} is started but not healthy` });
+    if (!this.bridges.has(runId)) return; // closed by the control plane meanwhile
+    const processor = new WebSocket(`ws://127.0.0.1:${record.port}/run`, [RUN_SUBPROTOCOL], {
+      maxPayload: MAX_FRAME_BYTES,
+    });
+    bridge.processor = processor;
+    let opened = false;
+    processor.on("open", () => {
+      opened = true;
+      this.log.info("ws.run.start", { execution_id: runId, ref, target: "local" });
+      for (const data of bridge.pending.splice(0)) processor.send(data);
+    });
+    processor.on("message", (data, isBinary) => {
+      if (!isBinary) this.send({ kind: "Relay", content: { run_id: runId, data: data.toString() } });
+    });
+    processor.on("error", (error) => {
+      if (!opened) this.fail(runId, { code: "ERR_HEALTH", message: `${ref} refused the run session` });
+      this.log.warn("ws.run.error", { execution_id: runId, error: error.message });
+    });
+    processor.on("close", (code, reason) => {
+      if (!opened || !this.bridges.has(runId)) return;
+      this.bridges.delete(runId);
+      this.log.info("ws.run.settle", { execution_id: runId, ref, code });
+      this.send({
+        kind: "RunClosed",
+        content: { run_id: runId, code, reason: reason.toString().slice(0, 123) },
+      });
+    });
+  }
+}

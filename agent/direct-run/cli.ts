@@ -1,0 +1,73 @@
+import { randomUUID } from "node:crypto";
+import type { ProcessorFrame } from "../../src/contract/frames.ts";
+import { ModeSchema, OciRefSchema, RunIdSchema } from "../../src/contract/primitives.ts";
+import { TheoryError } from "../../src/core/errors.ts";
+import type { CliContext, CommandResult } from "../cli/context.ts";
+import { parseFlags, positiveIntFlag, requiredFlag } from "../cli/flags.ts";
+import { INPUT_OPTIONS, readInputs } from "../cli/inputs.ts";
+import type { DirectRunResult } from "./run.ts";
+
+/** The run request fields `localctl run` and `modalctl run` take from their flags. */
+export interface DirectRunArgs {
+  ref: string;
+  run_id: string;
+  mode: "mock" | "real";
+  inputs: Record<string, unknown>;
+  write_prefix?: string;
+  expected_oci?: string;
+  timeout_s?: number;
+}
+
+/** `--ref R --mode M` + inputs + `[--run-id] [--write-prefix] [--expected-oci] [--timeout]`, checked. */
+export async function readDirectRunArgs(args: string[], context: CliContext): Promise<DirectRunArgs> {
+  const { values } = parseFlags(args, {
+    ref: { type: "string" },
+    mode: { type: "string" },
+    "run-id": { type: "string" },
+    "write-prefix": { type: "string" },
+    "expected-oci": { type: "string" },
+    timeout: { type: "string" },
+    ...INPUT_OPTIONS,
+  });
+  const ref = requiredFlag(values.ref, "--ref");
+  const mode = ModeSchema.safeParse(values.mode);
+  if (!mode.success) throw new TheoryError("ERR_INPUTS", "--mode mock|real is required");
+  const runId = values["run-id"] ?? randomUUID();
+  if (!RunIdSchema.safeParse(runId).success) {
+    throw new TheoryError("ERR_INPUTS", "--run-id must be 1-128 of [A-Za-z0-9_-], starting alphanumeric");
+  }
+  const expectedOci = values["expected-oci"];
+  if (expectedOci !== undefined && !OciRefSchema.safeParse(expectedOci).success) {
+    throw new TheoryError("ERR_INPUTS", "--expected-oci must be IMAGE@sha256:<hex>");
+  }
+  return {
+    ref,
+    run_id: runId,
+    mode: mode.data,
+    inputs: await readInputs(values, context.stdin),
+    write_prefix: values["write-prefix"],
+    expected_oci: expectedOci,
+    timeout_s: positiveIntFlag(values.timeout, "--timeout", 3600),
+  };
+}
+
+/** Live token text on stderr when it is a terminal; `done()` ends the line. */
+export function tokenEcho(context: CliContext) {
+  let streamed = false;
+  return {
+    onFrame(frame: ProcessorFrame) {
+      if (frame.kind !== "Token" || !context.stderrIsTTY) return;
+      streamed = true;
+      process.stderr.write(frame.content.text);
+    },
+    done() {
+      if (streamed) process.stderr.write("\n");
+    },
+  };
+}
+
+/** Only the canonical envelope on stdout; an error envelope sets the exit status for its code. */
+export function envelopeResult(result: DirectRunResult): CommandResult {
+  const raw = `${result.text}\n`;
+  return result.envelope.status === "error" ? { raw, code: result.envelope.error.code } : { raw };
+}

@@ -1,0 +1,34 @@
+import WebSocket from "ws";
+import { MAX_FRAME_BYTES } from "../../src/contract/frames.ts";
+import { TheoryError } from "../../src/core/errors.ts";
+import type { SocketConnector } from "../../src/engine/endpoint-transport.ts";
+
+/** A WebSocket dialed from Node (the CLI's direct runs), with the same frame limit as the processor. */
+export const nodeConnect: SocketConnector = (url, protocol, headers, handlers) =>
+  new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, [protocol], { headers, maxPayload: MAX_FRAME_BYTES });
+    let opened = false;
+    socket.on("open", () => {
+      opened = true;
+      if (socket.protocol !== protocol) {
+        socket.close(1002, "subprotocol not agreed");
+        return reject(new TheoryError("ERR_ENDPOINT_MISSING", `endpoint did not agree to ${protocol}`));
+      }
+      resolve({
+        send: (text) => socket.send(text),
+        close: (code, reason) => socket.close(code, reason),
+      });
+    });
+    socket.on("message", (data, isBinary) => {
+      if (isBinary)
+        handlers.onError(new TheoryError("ERR_INTERNAL", "processor broke the protocol: a binary frame"));
+      else handlers.onMessage(data.toString());
+    });
+    socket.on("close", (code, reason) => {
+      if (opened) handlers.onClose(code, reason.toString());
+    });
+    socket.on("error", () => {
+      if (!opened) reject(new TheoryError("ERR_ENDPOINT_MISSING", "could not connect to the endpoint"));
+      else handlers.onError(new TheoryError("ERR_ENDPOINT_MISSING", "run session lost"));
+    });
+  });

@@ -1,0 +1,199 @@
+import { chmod, mkdir } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { OciRefSchema, type Platform } from "../../src/contract/primitives.ts";
+import { refSlug } from "../../src/contract/ref.ts";
+import type { Registry } from "../../src/contract/tool-registry.ts";
+import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
+import { TheoryError } from "../../src/core/errors.ts";
+import type { Logger } from "../../src/core/log.ts";
+import { digestOf, envFingerprint, lookupTool } from "../../src/core/tool-registry.ts";
+import type { CliConfig } from "../cli/config.ts";
+import { CONTAINER_NAME, LocalContainers } from "../docker/containers.ts";
+import { connectDocker, ensureEngine } from "../docker/engine.ts";
+import { waitHealthy } from "./health.ts";
+import { type ContainerRecord, forgetContainer, readContainers, recordContainer } from "./state.ts";
+
+/** Where `/artifacts/` of local-scope runs lives on this machine. */
+export const localArtifactsDir = (home: string): string => join(home, "artifacts");
+
+/** `theory-<ref_slug>`: one container per ref on a machine unless `--name` says otherwise. */
+export const defaultContainerName = (ref: string): string => `theory-${refSlug(ref)}`;
+
+export interface LocalDeps {
+  config: CliConfig;
+  log: Logger;
+  signal: AbortSignal;
+  /** A line of progress for a person watching (stderr when it is a terminal). */
+  progress(line: string): void;
+}
+
+export interface StartOptions {
+  ref: string;
+  platform: Platform;
+  /** `IMAGE@sha256:…` instead of the registry pin. */
+  oci?: string;
+  name?: string;
+}
+
+export interface StartResult {
+  ref: string;
+  platform: Platform;
+  container_id: string;
+  port: number;
+  image_digest: string;
+}
+
+/** The image to start: `--oci` (by digest only) or the registry's repository at the platform's pin. */
+function imageFor(registry: Registry, options: StartOptions): { image: string; digest: string } {
+  const tool = lookupTool(registry, options.ref);
+  if (options.oci !== undefined) {
+    if (!options.oci.includes("@") || !OciRefSchema.safeParse(options.oci).success)
+      throw new TheoryError("ERR_INPUTS", `--oci must be IMAGE@sha256:<hex> (by digest, never a tag)`);
+    return { image: options.oci, digest: digestOf(options.oci) };
+  }
+  const pinned = tool.digests[options.platform];
+  if (!pinned) {
+    throw new TheoryError(
+      "ERR_INPUTS",
+      `${options.ref} has no digest pinned for ${options.platform}: pin one with imagectl pin, or pass --oci`,
+    );
+  }
+  return { image: `${tool.image}@${pinned}`, digest: pinned };
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ port, host: "127.0.0.1", exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * `localctl start`: one container for a ref, by digest, with the registry's resources, secrets from
+ * the environment, the artifacts directory mounted, healthy before it is reported started. Starts
+ * nothing it was not asked to (no pull, no build); checks everything it can before creating.
+ */
+export async function startLocal(
+  registry: Registry,
+  env: NodeJS.ProcessEnv,
+  options: StartOptions,
+  deps: LocalDeps,
+): Promise<StartResult> {
+  const { config, log } = deps;
+  const tool = lookupTool(registry, options.ref);
+  const { image, digest } = imageFor(registry, options);
+  const name = options.name ?? defaultContainerName(options.ref);
+  if (!CONTAINER_NAME.test(name))
+    throw new TheoryError("ERR_INPUTS", `--name ${name} is not a container name`);
+  const missing = tool.secrets.filter((secret) => !env[secret]);
+  if (missing.length > 0) {
+    throw new TheoryError(
+      "ERR_MISSING_SECRET",
+      `${options.ref} needs ${missing.join(", ")} in the environment; nothing was started`,
+    );
+  }
+
+  const docker = connectDocker(config.dockerSocket);
+  await ensureEngine(docker);
+  const containers = new LocalContainers(docker, log);
+  const found = await containers.inspectImage(image);
+  if (found.architecture !== options.platform) {
+    throw new TheoryError(
+      "ERR_INPUTS",
+      `image ${image} is ${found.os}/${found.architecture}, not ${options.platform}`,
+    );
+  }
+  const recorded = (await readContainers(config.home))[options.ref];
+  for (const existing of [recorded?.container_id, name]) {
+    if (existing === undefined) continue;
+    const state = await containers.find(existing);
+    if (state?.running)
+      throw new TheoryError("ERR_CONFLICT", `${options.ref} is already started; localctl stop first`);
+    if (state) await containers.remove(state.id); // a stopped leftover of an earlier start
+  }
+  if (!(await portIsFree(tool.port))) {
+    throw new TheoryError(
+      "ERR_CONFLICT",
+      `port ${tool.port} of ${options.ref} is in use by another process; stop it or change the registry's port`,
+    );
+  }
+
+  const artifacts = localArtifactsDir(config.home);
+  await mkdir(artifacts, { recursive: true });
+  await chmod(artifacts, 0o777); // the processor image runs as uid 1000
+  deps.progress(`starting ${name} from ${image}`);
+  const secrets = Object.fromEntries(tool.secrets.map((secret) => [secret, env[secret] as string]));
+  const containerId = await containers.run({
+    name,
+    image,
+    env: {
+      TOOL_REF: options.ref,
+      PORT: String(tool.port),
+      // The agent and the CLI reach it on loopback; nothing else on the network needs to.
+      HOST: "127.0.0.1",
+      IMAGE_DIGEST: digest,
+      ENV_FINGERPRINT: envFingerprint(tool.resources),
+      ARTIFACTS_ROOT: "/artifacts",
+      ...secrets,
+    },
+    labels: { "theory.ref": options.ref, "theory.image_digest": digest },
+    resources: tool.resources,
+    binds: [`${artifacts}:/artifacts`],
+  });
+  log.info("adapter.container.start", { ref: options.ref, container_id: containerId, image_digest: digest });
+  const record: ContainerRecord = {
+    ref: options.ref,
+    platform: options.platform,
+    container_id: containerId,
+    name,
+    port: tool.port,
+    image,
+    image_digest: digest,
+    started_at: new Date().toISOString(),
+  };
+  // Recorded before the health wait, so an interrupted start can still be stopped.
+  await recordContainer(config.home, record);
+
+  deps.progress(`waiting for ${name} to answer /healthz on port ${tool.port}`);
+  try {
+    await waitHealthy({
+      port: tool.port,
+      policy: HEALTH_BACKOFF,
+      alive: async () => (await containers.find(containerId))?.running === true,
+      signal: deps.signal,
+    });
+  } catch (error) {
+    const tail = await containers.logs(containerId, 20).catch(() => "");
+    log.warn("adapter.health.error", { ref: options.ref, container_id: containerId, stderr_tail: tail });
+    await containers.remove(containerId, 1).catch(() => undefined);
+    await forgetContainer(config.home, options.ref);
+    throw error;
+  }
+  log.info("adapter.health.ok", { ref: options.ref, container_id: containerId });
+  deps.progress(`${name} is healthy`);
+  return {
+    ref: options.ref,
+    platform: options.platform,
+    container_id: containerId,
+    port: tool.port,
+    image_digest: digest,
+  };
+}
+
+/** `localctl stop`: stop and remove the recorded container, then forget it. */
+export async function stopLocal(
+  ref: string,
+  deps: LocalDeps,
+): Promise<{ ref: string; container_id: string }> {
+  const record = (await readContainers(deps.config.home))[ref];
+  if (!record) throw new TheoryError("ERR_NOT_FOUND", `${ref} is not started here`);
+  const docker = connectDocker(deps.config.dockerSocket);
+  await ensureEngine(docker);
+  deps.progress(`stopping ${record.name}`);
+  await new LocalContainers(docker, deps.log).remove(record.container_id);
+  await forgetContainer(deps.config.home, ref);
+  deps.log.info("adapter.container.stop", { ref, container_id: record.container_id });
+  return { ref, container_id: record.container_id };
+}

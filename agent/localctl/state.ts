@@ -1,0 +1,64 @@
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { DigestSchema, PlatformSchema } from "../../src/contract/primitives.ts";
+import { RefSchema } from "../../src/contract/ref.ts";
+import { TheoryError } from "../../src/core/errors.ts";
+import { describeIssues } from "../../src/core/validation.ts";
+
+/** A container `localctl start` started: what the agent and `localctl run` need to reach it. */
+export const ContainerRecordSchema = z.strictObject({
+  ref: RefSchema,
+  platform: PlatformSchema,
+  container_id: z.string().min(1),
+  name: z.string().min(1),
+  port: z.int().min(1).max(65535),
+  /** The image as started, `repository@sha256:…`. */
+  image: z.string().min(1),
+  /** The digest actually resolved and injected as IMAGE_DIGEST. */
+  image_digest: DigestSchema,
+  started_at: z.iso.datetime(),
+});
+export type ContainerRecord = z.infer<typeof ContainerRecordSchema>;
+
+const StateSchema = z.strictObject({ containers: z.record(RefSchema, ContainerRecordSchema) });
+
+const stateFile = (home: string) => join(home, "local", "containers.json");
+
+/** The started containers by ref; an absent file is an empty state. */
+export async function readContainers(home: string): Promise<Record<string, ContainerRecord>> {
+  let text: string;
+  try {
+    text = await readFile(stateFile(home), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw error;
+  }
+  const parsed = StateSchema.safeParse(JSON.parse(text));
+  if (!parsed.success)
+    throw new TheoryError("ERR_INPUTS", `${stateFile(home)}: ${describeIssues(parsed.error)}`);
+  return parsed.data.containers;
+}
+
+/** Replaces the whole state atomically (write, then rename). */
+async function writeContainers(home: string, containers: Record<string, ContainerRecord>): Promise<void> {
+  await mkdir(join(home, "local"), { recursive: true });
+  const temporary = `${stateFile(home)}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify({ containers }, null, 2)}\n`, { mode: 0o600 });
+  await rename(temporary, stateFile(home));
+}
+
+export async function recordContainer(home: string, record: ContainerRecord): Promise<void> {
+  const containers = await readContainers(home);
+  await writeContainers(home, { ...containers, [record.ref]: ContainerRecordSchema.parse(record) });
+}
+
+export async function forgetContainer(home: string, ref: string): Promise<ContainerRecord | undefined> {
+  const containers = await readContainers(home);
+  const record = containers[ref];
+  if (record) {
+    delete containers[ref];
+    await writeContainers(home, containers);
+  }
+  return record;
+}

@@ -1,0 +1,106 @@
+import { OciRefSchema } from "../../src/contract/primitives.ts";
+import { refSlug } from "../../src/contract/ref.ts";
+import type { Registry } from "../../src/contract/tool-registry.ts";
+import { TheoryError } from "../../src/core/errors.ts";
+import { digestOf, envFingerprint, lookupTool } from "../../src/core/tool-registry.ts";
+
+/** Modal runs amd64 machines: the registry's amd64 pin is the digest a sandbox starts from. */
+export const MODAL_PLATFORM = "amd64" as const;
+/** How long a started sandbox lives unless `--lifetime` says otherwise (Modal's own default is 5 min). */
+export const DEFAULT_LIFETIME_S = 3600;
+
+/** Everything the gateway needs to start one ref's sandbox, decided from the registry alone. */
+export interface SandboxSpec {
+  ref: string;
+  /** The Modal app (registry `modal.app`). */
+  app: string;
+  /** The sandbox's name inside the app: one per ref. */
+  name: string;
+  /** `repository@sha256:…`: by digest only. */
+  image: string;
+  digest: string;
+  port: number;
+  cpu: number;
+  memoryMiB: number;
+  /** The sandbox's lifetime: at least one whole run (the registry's timeout_s). */
+  timeoutS: number;
+  env: Record<string, string>;
+  /** The ref's named Modal secret, when the tool declares secrets. */
+  secret?: string;
+}
+
+/** The ref's named Modal secret, holding the registry's `secrets` for it (`modalctl sync-secrets`). */
+export const secretNameFor = (app: string): string => `${app}-secrets`;
+
+/** `256Mi` / `2Gi` -> MiB, Modal's unit. */
+export function memoryMiB(memory: string): number {
+  const match = /^([1-9][0-9]*)(Mi|Gi)$/.exec(memory);
+  if (!match)
+    throw new TheoryError("ERR_INPUTS", `memory ${JSON.stringify(memory)} is not like 512Mi or 2Gi`);
+  return Number(match[1]) * (match[2] === "Gi" ? 1024 : 1);
+}
+
+/** Where a ref's sandbox lives on Modal: its app, its name in the app, the port it serves. */
+export function sandboxAddress(registry: Registry, ref: string): { app: string; name: string; port: number } {
+  const tool = lookupTool(registry, ref);
+  return { app: tool.modal.app, name: refSlug(ref), port: tool.port };
+}
+
+export function sandboxSpec(
+  registry: Registry,
+  options: { ref: string; oci?: string; lifetimeS?: number },
+): SandboxSpec {
+  const tool = lookupTool(registry, options.ref);
+  let image: string;
+  if (options.oci !== undefined) {
+    if (!options.oci.includes("@") || !OciRefSchema.safeParse(options.oci).success)
+      throw new TheoryError("ERR_INPUTS", "--oci must be IMAGE@sha256:<hex> (by digest, never a tag)");
+    image = options.oci;
+  } else {
+    const pinned = tool.digests[MODAL_PLATFORM];
+    if (!pinned)
+      throw new TheoryError(
+        "ERR_INPUTS",
+        `${options.ref} has no digest pinned for ${MODAL_PLATFORM}: pin one with imagectl pin, or pass --oci`,
+      );
+    image = `${tool.image}@${pinned}`;
+  }
+  const digest = digestOf(image);
+  const fingerprint = envFingerprint(tool.resources);
+  return {
+    ref: options.ref,
+    ...sandboxAddress(registry, options.ref),
+    image,
+    digest,
+    cpu: tool.resources.cpu,
+    memoryMiB: memoryMiB(tool.resources.memory),
+    timeoutS: Math.max(options.lifetimeS ?? DEFAULT_LIFETIME_S, tool.timeout_s),
+    env: {
+      IMAGE_DIGEST: digest,
+      ENV_FINGERPRINT: fingerprint,
+      TOOL_REF: options.ref,
+      PORT: String(tool.port),
+    },
+    ...(tool.secrets.length > 0 ? { secret: secretNameFor(tool.modal.app) } : {}),
+  };
+}
+
+/** The registry's secret names for a ref, valued from the environment; any absent -> ERR_MISSING_SECRET. */
+export function secretValues(
+  registry: Registry,
+  ref: string,
+  env: NodeJS.ProcessEnv,
+): { name: string; values: Record<string, string> } | undefined {
+  const tool = lookupTool(registry, ref);
+  if (tool.secrets.length === 0) return undefined;
+  const missing = tool.secrets.filter((key) => !env[key]);
+  if (missing.length > 0)
+    throw new TheoryError(
+      "ERR_MISSING_SECRET",
+      `${ref} needs ${missing.join(", ")} in the environment to sync its Modal secret`,
+    );
+  return {
+    name: secretNameFor(tool.modal.app),
+    values: Object.fromEntries(tool.secrets.map((key) => [key, env[key] as string])),
+  };
+}

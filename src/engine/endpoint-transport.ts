@@ -1,0 +1,78 @@
+import { RUN_SUBPROTOCOL } from "../contract/frames.ts";
+import { type BackoffPolicy, backoffSchedule } from "../core/backoff.ts";
+import { TheoryError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import type { RunTransport, TransportHandlers, TransportSession } from "./transport.ts";
+
+/** Opens one WebSocket with the given subprotocol; rejects when the handshake fails. */
+export type SocketConnector = (
+  url: string,
+  protocol: string,
+  headers: Record<string, string>,
+  handlers: TransportHandlers,
+) => Promise<TransportSession>;
+
+export interface EndpointTransportDeps {
+  /** The endpoint's base URL (http(s)://host[:port]), or null when none is registered for the ref. */
+  resolve(ref: string): Promise<{ url: string } | null>;
+  connect: SocketConnector;
+  fetch: typeof fetch;
+  health: BackoffPolicy;
+  /** Sent on the health check and the WebSocket handshake (e.g. Modal proxy auth). */
+  headers?: Record<string, string>;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  log?: Logger;
+}
+
+const wsUrl = (base: string) => `${base.replace(/^http/, "ws").replace(/\/+$/, "")}/run`;
+
+/**
+ * The transport to a processor reachable at a URL (a Modal endpoint, or a container the CLI talks
+ * to directly): resolve, health with bounded backoff, one theory.run.v1 socket. Transport only.
+ */
+export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const headers = deps.headers ?? {};
+
+  async function checkHealth(base: string, ref: string): Promise<void> {
+    let answered: number | undefined;
+    for (const delay of [0, ...backoffSchedule(deps.health, deps.random ?? Math.random)]) {
+      if (delay > 0) await sleep(delay);
+      try {
+        const response = await deps.fetch(`${base.replace(/\/+$/, "")}/healthz`, { headers });
+        await response.body?.cancel();
+        if (response.ok) {
+          deps.log?.info("adapter.health.ok", { ref });
+          return;
+        }
+        answered = response.status;
+      } catch {
+        // Not reachable (yet): keep polling within the budget.
+      }
+    }
+    deps.log?.warn("adapter.health.error", { ref, status: answered });
+    if (answered === undefined)
+      throw new TheoryError("ERR_ENDPOINT_MISSING", `endpoint for ${ref} is not reachable`);
+    throw new TheoryError("ERR_HEALTH", `endpoint for ${ref} is unhealthy (HTTP ${answered})`);
+  }
+
+  return {
+    async open({ ref }, handlers) {
+      const endpoint = await deps.resolve(ref);
+      deps.log?.info("adapter.url.resolve", { ref, found: endpoint !== null });
+      if (!endpoint) throw new TheoryError("ERR_ENDPOINT_MISSING", `no endpoint registered for ${ref}`);
+      await checkHealth(endpoint.url, ref);
+      deps.log?.info("ws.connect.start", { ref });
+      try {
+        const session = await deps.connect(wsUrl(endpoint.url), RUN_SUBPROTOCOL, headers, handlers);
+        deps.log?.info("ws.connect.ok", { ref });
+        return session;
+      } catch (error) {
+        deps.log?.warn("ws.connect.error", { ref, error: error as Error });
+        if (error instanceof TheoryError) throw error;
+        throw new TheoryError("ERR_ENDPOINT_MISSING", `could not open a run session with ${ref}`);
+      }
+    },
+  };
+}

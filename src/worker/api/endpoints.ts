@@ -1,0 +1,61 @@
+import { zValidator } from "@hono/zod-validator";
+import { type Context, Hono } from "hono";
+import { EndpointRegistrationSchema } from "../../contract/api.ts";
+import { RefSchema } from "../../contract/ref.ts";
+import { TheoryError } from "../../core/errors.ts";
+import { lookupTool } from "../../core/tool-registry.ts";
+import { checkOutboundUrl } from "../../core/url-policy.ts";
+import { endpointDirectory } from "../objects.ts";
+import type { AppEnv } from "./context.ts";
+import { validationHook } from "./errors.ts";
+import { jsonBody, requireScope } from "./middleware.ts";
+
+/** `/v1/endpoints/{namespace}/{name@version}` -> a ref the registry knows (else ERR_NOT_FOUND). */
+function refParam(c: Context<AppEnv>): string {
+  const ref = `${c.req.param("namespace")}/${c.req.param("name")}`;
+  if (!RefSchema.safeParse(ref).success) throw new TheoryError("ERR_NOT_FOUND", `not a ref: ${ref}`);
+  try {
+    lookupTool(c.var.runtime.registry, ref);
+  } catch {
+    throw new TheoryError("ERR_NOT_FOUND", `unknown ref ${ref}`);
+  }
+  return ref;
+}
+
+/** The control plane dials only registered endpoints (no user-supplied URLs at run time). */
+function endpointUrl(raw: string, allowLoopback: boolean): string {
+  const url = checkOutboundUrl(raw, { allowLoopback, allowQuery: false, what: "endpoint URL" });
+  return url.origin + url.pathname.replace(/\/+$/, "");
+}
+
+export const endpoints = new Hono<AppEnv>()
+  .put(
+    "/:namespace/:name",
+    requireScope("endpoints:write"),
+    jsonBody,
+    zValidator("json", EndpointRegistrationSchema, validationHook),
+    async (c) => {
+      const ref = refParam(c);
+      const body = c.req.valid("json");
+      const registration = {
+        url: endpointUrl(body.url, c.var.runtime.config.allowLoopbackEndpoints),
+        image_digest: body.image_digest,
+      };
+      await endpointDirectory(c.env).put(ref, registration);
+      c.var.runtime.log.info("endpoint.registered", { ref });
+      return c.json({ ref, ...registration });
+    },
+  )
+  .get("/:namespace/:name", requireScope("endpoints:write"), async (c) => {
+    const ref = refParam(c);
+    const registration = await endpointDirectory(c.env).get(ref);
+    if (!registration) throw new TheoryError("ERR_NOT_FOUND", `no endpoint registered for ${ref}`);
+    return c.json({ ref, ...registration });
+  })
+  .delete("/:namespace/:name", requireScope("endpoints:write"), async (c) => {
+    const ref = refParam(c);
+    if (!(await endpointDirectory(c.env).remove(ref)))
+      throw new TheoryError("ERR_NOT_FOUND", `no endpoint registered for ${ref}`);
+    c.var.runtime.log.info("endpoint.deregistered", { ref });
+    return c.body(null, 204);
+  });

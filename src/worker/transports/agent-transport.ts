@@ -1,0 +1,33 @@
+import { TheoryError } from "../../core/errors.ts";
+import type { Logger } from "../../core/log.ts";
+import type { RunTransport } from "../../engine/transport.ts";
+import { wireSocket } from "./workerd-socket.ts";
+
+/** What the local transport needs of an agent's tunnel: a way to open one run's socket through it. */
+export interface TunnelDialer {
+  fetch(request: Request): Promise<Response>;
+}
+
+/**
+ * The local transport: one run session through the agent's AgentTunnel, which relays frames to the
+ * agent and back unchanged. Agent not connected -> ERR_ENDPOINT_MISSING at once.
+ */
+export function agentTransport(deps: { tunnel: TunnelDialer; agentId: string; log?: Logger }): RunTransport {
+  return {
+    async open({ ref, runId }, handlers) {
+      const url = new URL("https://agent-tunnel/run");
+      url.searchParams.set("run_id", runId);
+      url.searchParams.set("ref", ref);
+      const response = await deps.tunnel.fetch(new Request(url, { headers: { Upgrade: "websocket" } }));
+      const socket = response.webSocket;
+      if (!socket) {
+        await response.body?.cancel();
+        deps.log?.warn("adapter.agent.absent", { ref, execution_id: runId, agent: deps.agentId });
+        throw new TheoryError("ERR_ENDPOINT_MISSING", `agent ${deps.agentId} is not connected`);
+      }
+      socket.accept();
+      deps.log?.info("ws.connect.ok", { ref, execution_id: runId, agent: deps.agentId });
+      return wireSocket(socket, handlers);
+    },
+  };
+}

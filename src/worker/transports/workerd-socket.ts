@@ -1,0 +1,57 @@
+import { CLOSE_RUN_FAILED, parseRunFailedReason } from "../../contract/agent-frames.ts";
+import { TheoryError } from "../../core/errors.ts";
+import type { SocketConnector } from "../../engine/endpoint-transport.ts";
+import type { TransportHandlers, TransportSession } from "../../engine/transport.ts";
+
+/**
+ * Wires an accepted workerd WebSocket to transport handlers. A close with CLOSE_RUN_FAILED carries a
+ * taxonomy error (agent lost, container not started) and settles the run with it.
+ */
+export function wireSocket(socket: WebSocket, handlers: TransportHandlers): TransportSession {
+  socket.addEventListener("message", (event) => {
+    if (typeof event.data === "string") handlers.onMessage(event.data);
+    else handlers.onError(new TheoryError("ERR_INTERNAL", "processor broke the protocol: a binary frame"));
+  });
+  socket.addEventListener("close", (event) => {
+    if (event.code === CLOSE_RUN_FAILED) {
+      const failure = parseRunFailedReason(event.reason);
+      handlers.onError(new TheoryError(failure.code, failure.message));
+      return;
+    }
+    handlers.onClose(event.code, event.reason);
+  });
+  socket.addEventListener("error", () =>
+    handlers.onError(new TheoryError("ERR_ENDPOINT_MISSING", "run session lost")),
+  );
+  return {
+    send: (text) => socket.send(text),
+    close: (code, reason) => {
+      try {
+        socket.close(code, reason);
+      } catch {
+        // Already closed.
+      }
+    },
+  };
+}
+
+/**
+ * A WebSocket dialed out of workerd: fetch with `Upgrade: websocket`, then accept. Such a socket
+ * keeps its Durable Object awake (it cannot hibernate), so runs stay bounded by their budget.
+ */
+export const workerdConnect: SocketConnector = async (url, protocol, headers, handlers) => {
+  const response = await fetch(url.replace(/^ws/, "http"), {
+    headers: { ...headers, Upgrade: "websocket", "Sec-WebSocket-Protocol": protocol },
+  });
+  const socket = response.webSocket;
+  if (!socket) {
+    await response.body?.cancel();
+    throw new TheoryError("ERR_ENDPOINT_MISSING", `endpoint refused the WebSocket (HTTP ${response.status})`);
+  }
+  socket.accept();
+  if (response.headers.get("Sec-WebSocket-Protocol") !== protocol) {
+    socket.close(1002, "subprotocol not agreed");
+    throw new TheoryError("ERR_ENDPOINT_MISSING", `endpoint did not agree to ${protocol}`);
+  }
+  return wireSocket(socket, handlers);
+};

@@ -1,0 +1,12 @@
+/** What the Node peers (test/support/peers-main.ts) provide to the workerd tests. */
+export interface Peers {
+  s3Endpoint: string;
+  processors: { litellm: string; echo: string; rogue: string; receiver: string; proxyGate: string };
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    s3Endpoint: Peers["s3Endpoint"];
+    processors: Peers["processors"];
+  }
+}
