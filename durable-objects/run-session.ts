@@ -83,7 +83,7 @@ export class RunSession extends DurableObject<Env> {
       }
       return { ok: true, resource: this.resourceOf(existing), created: false };
     }
-    const { config, registry, store } = this.runtime;
+    const { config, toolRegistry, store } = this.runtime;
     let plan: RunPlan;
     try {
       if (request.webhook) {
@@ -99,7 +99,7 @@ export class RunSession extends DurableObject<Env> {
         });
       }
       plan = await planRun(request, {
-        registry,
+        toolRegistry,
         worldId: config.worldId,
         platform: await this.platformFor(request),
         presignPut: (key, seconds) => store.presignPut(key, seconds),
@@ -316,7 +316,7 @@ export class RunSession extends DurableObject<Env> {
 
   /** Settles a run that has no live session (lost, or canceled before it started). */
   private async settleWithout(row: RunRow, error: ErrorBody): Promise<void> {
-    const tool = lookupTool(this.runtime.registry, row.ref);
+    const tool = lookupTool(this.runtime.toolRegistry, row.ref);
     const envelope = buildErrorEnvelope({
       runId: row.run_id,
       error,

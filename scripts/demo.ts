@@ -71,7 +71,7 @@ async function stopAll(): Promise<void> {
 try {
   await mkdir(home, { recursive: true });
   await step("docker.engine", () => script("ensure-engine.sh"));
-  await step("oci.registry", () => script("ensure-image-registry.sh"));
+  await step("image_registry", () => script("ensure-image-registry.sh"));
   await step("image.base", () => script("make-node-base.sh"));
   await step("image.build", () =>
     theory([

@@ -1,6 +1,6 @@
 // `theory imagectl build|push|pin|publish --ref R --platform amd64|arm64`: the processor image, from
 // processor/Dockerfile to a digest pinned in registry.yaml. One image carries every tool; the ref
-// selects the registry entry (its repository, its pins).
+// selects the tool registry's entry (its repository, its pins).
 import type Docker from "dockerode";
 import { DigestSchema, type Platform, PlatformSchema } from "../../src/contract/primitives.ts";
 import type { ToolEntry } from "../../src/contract/tool-registry.ts";
@@ -18,7 +18,7 @@ import {
   repoDigest,
 } from "../docker/images.ts";
 import { prepareProcessorContext } from "../imagectl/build-context.ts";
-import { loadRegistryFile } from "../tool-registry/load.ts";
+import { loadToolRegistry } from "../tool-registry/load.ts";
 import { pinDigest } from "../tool-registry/pin.ts";
 
 const ACTIONS = ["build", "push", "pin", "publish"] as const;
@@ -36,7 +36,7 @@ const USAGE = `usage: theory imagectl <action> --ref R --platform amd64|arm64 [-
 
   build    bundle the processor and build processor/Dockerfile as <image>:<platform>-build
            [--base-image IMAGE]  (default: the Dockerfile's own BASE_IMAGE)
-  push     push <image>:<platform>-build to the registry host in <image>; prints the digest
+  push     push <image>:<platform>-build to the image registry named in <image>; prints the digest
   pin      write the digest into registry.yaml: [--digest sha256:…], default the pushed one
   publish  build, push and pin in one go  [--base-image IMAGE]
 
@@ -81,7 +81,7 @@ async function readRequest(args: string[], context: CliContext): Promise<Request
   }
   if (values["base-image"] !== undefined && !/^[^\s]+$/.test(values["base-image"]))
     throw new TheoryError("ERR_INPUTS", "--base-image must be an image reference");
-  const entry = lookupTool(await loadRegistryFile(context.config.registry), values.ref);
+  const entry = lookupTool(await loadToolRegistry(context.config.registry), values.ref);
   return {
     action: action as Action,
     ref: values.ref,

@@ -9,7 +9,7 @@ import { probeHealth } from "../localctl/health.ts";
 import { runLocal } from "../localctl/run.ts";
 import { type LocalDeps, startLocal, stopLocal } from "../localctl/start.ts";
 import { type ContainerRecord, readContainers } from "../localctl/state.ts";
-import { loadRegistryFile } from "../tool-registry/load.ts";
+import { loadToolRegistry } from "../tool-registry/load.ts";
 
 const USAGE = `usage: theory localctl <subcommand> [--json]
   start  --ref R --platform amd64|arm64 [--oci IMAGE@sha256:…] [--name NAME]
@@ -43,7 +43,7 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
   const ref = requiredFlag(values.ref, "--ref");
   const platform = PlatformSchema.safeParse(values.platform);
   if (!platform.success) throw new TheoryError("ERR_INPUTS", "--platform amd64|arm64 is required");
-  const registry = await loadRegistryFile(context.config.registry);
+  const registry = await loadToolRegistry(context.config.registry);
   const result = await startLocal(
     registry,
     context.env,
@@ -97,7 +97,7 @@ async function logs(args: string[], context: CliContext): Promise<CommandResult>
 
 async function run(args: string[], context: CliContext): Promise<CommandResult> {
   const request = await readDirectRunArgs(args, context);
-  const registry = await loadRegistryFile(context.config.registry);
+  const registry = await loadToolRegistry(context.config.registry);
   const echo = tokenEcho(context);
   const result = await runLocal(registry, request, { ...depsOf(context), onFrame: echo.onFrame });
   echo.done();

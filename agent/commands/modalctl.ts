@@ -7,7 +7,7 @@ import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run/cli.
 import { DIRECT_WORLD, runAtEndpoint } from "../direct-run/run.ts";
 import { SANDBOX_HEALTH, waitUrlHealthy } from "../modalctl/health.ts";
 import { MODAL_PLATFORM, sandboxAddress, sandboxSpec, secretValues } from "../modalctl/plan.ts";
-import { loadRegistryFile } from "../tool-registry/load.ts";
+import { loadToolRegistry } from "../tool-registry/load.ts";
 
 const USAGE = `usage: theory modalctl <subcommand> --ref R [--json]
   start  --ref R [--oci IMAGE@sha256:…] [--lifetime S]
@@ -35,7 +35,7 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
     lifetime: { type: "string" },
   });
   const ref = requiredFlag(values.ref, "--ref");
-  const spec = sandboxSpec(await loadRegistryFile(context.config.registry), {
+  const spec = sandboxSpec(await loadToolRegistry(context.config.registry), {
     ref,
     oci: values.oci,
     lifetimeS: positiveIntFlag(values.lifetime, "--lifetime", 86_400),
@@ -74,7 +74,7 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
 
 async function stop(args: string[], context: CliContext): Promise<CommandResult> {
   const ref = requiredFlag(parseFlags(args, { ref: { type: "string" } }).values.ref, "--ref");
-  const spec = sandboxAddress(await loadRegistryFile(context.config.registry), ref);
+  const spec = sandboxAddress(await loadToolRegistry(context.config.registry), ref);
   const endpoints = new EndpointsClient(context.config);
   const terminated = await (await gatewayFor(context)).terminateSandbox(spec.app, spec.name);
   const deregistered = await endpoints.delete(ref);
@@ -87,7 +87,7 @@ async function stop(args: string[], context: CliContext): Promise<CommandResult>
 
 async function status(args: string[], context: CliContext): Promise<CommandResult> {
   const ref = requiredFlag(parseFlags(args, { ref: { type: "string" } }).values.ref, "--ref");
-  const spec = sandboxAddress(await loadRegistryFile(context.config.registry), ref);
+  const spec = sandboxAddress(await loadToolRegistry(context.config.registry), ref);
   const sandbox = await (await gatewayFor(context)).sandboxStatus(spec.app, spec.name, spec.port);
   const registration = context.config.controlPlane
     ? await new EndpointsClient(context.config).get(ref)
@@ -113,11 +113,11 @@ async function status(args: string[], context: CliContext): Promise<CommandResul
 
 async function run(args: string[], context: CliContext): Promise<CommandResult> {
   const request = await readDirectRunArgs(args, context);
-  const registry = await loadRegistryFile(context.config.registry);
+  const registry = await loadToolRegistry(context.config.registry);
   const spec = sandboxAddress(registry, request.ref);
   const plan = await planRun(
     { ...request, target: "modal", artifact_scope: "local" },
-    { registry, worldId: DIRECT_WORLD, platform: MODAL_PLATFORM },
+    { toolRegistry: registry, worldId: DIRECT_WORLD, platform: MODAL_PLATFORM },
   );
   const gateway = await gatewayFor(context);
   const echo = tokenEcho(context);
@@ -137,7 +137,7 @@ async function run(args: string[], context: CliContext): Promise<CommandResult> 
 
 async function syncSecrets(args: string[], context: CliContext): Promise<CommandResult> {
   const ref = requiredFlag(parseFlags(args, { ref: { type: "string" } }).values.ref, "--ref");
-  const secret = secretValues(await loadRegistryFile(context.config.registry), ref, context.env);
+  const secret = secretValues(await loadToolRegistry(context.config.registry), ref, context.env);
   if (!secret) return { value: { ref, secret: null, keys: [] } };
   const synced = await (await gatewayFor(context)).syncSecret(secret.name, secret.values);
   // Names only: values never leave this process except to Modal.

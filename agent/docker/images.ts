@@ -147,14 +147,14 @@ export async function buildImage(docker: Docker, request: BuildRequest): Promise
 }
 
 export interface PushRequest {
-  /** The repository, `host[:port]/path`, the registry host included. */
+  /** The repository, `host[:port]/path`, the image registry's host included. */
   repository: string;
   tag: string;
   signal: AbortSignal;
   progress?: Progress;
 }
 
-/** Pushes `repository:tag` and returns the manifest digest the registry stored. */
+/** Pushes `repository:tag` and returns the manifest digest the image registry stored. */
 export async function pushImage(docker: Docker, request: PushRequest): Promise<string> {
   const name = `${request.repository}:${request.tag}`;
   const host = request.repository.split("/")[0];
@@ -181,7 +181,7 @@ export async function pushImage(docker: Docker, request: PushRequest): Promise<s
     if (/connection refused|no such host|dial tcp|i\/o timeout|server gave HTTP response/i.test(message))
       throw new TheoryError(
         "ERR_DOCKER",
-        `${message} (is the registry at ${host} running? for 127.0.0.1:5000: bash scripts/docker/ensure-image-registry.sh)`,
+        `${message} (is the image registry at ${host} running? for 127.0.0.1:5000: bash scripts/docker/ensure-image-registry.sh)`,
       );
     throw error;
   }

@@ -1,6 +1,6 @@
 import type { ProcessorFrame } from "../../src/contract/frames.ts";
 import type { Mode } from "../../src/contract/primitives.ts";
-import type { Registry } from "../../src/contract/tool-registry.ts";
+import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
 import { canonicalJson } from "../../src/core/canonical.ts";
 import { buildErrorEnvelope } from "../../src/core/envelope.ts";
 import { envFingerprint, lookupTool } from "../../src/core/tool-registry.ts";
@@ -45,7 +45,7 @@ async function notRunning(record: ContainerRecord, deps: LocalDeps): Promise<str
  * started settles ERR_HEALTH. Never throws for a run failure: that is an error envelope.
  */
 export async function runLocal(
-  registry: Registry,
+  registry: ToolRegistry,
   request: LocalRunRequest,
   deps: LocalDeps & { onFrame?(frame: ProcessorFrame, text: string): void },
 ): Promise<LocalRunResult> {
@@ -63,7 +63,7 @@ export async function runLocal(
   }
   const plan = await planRun(
     { ...request, target: "local", artifact_scope: "local" },
-    { registry, worldId: DIRECT_WORLD, platform: record.platform },
+    { toolRegistry: registry, worldId: DIRECT_WORLD, platform: record.platform },
   );
   const log = deps.log.child({ target: "local", ref: request.ref, execution_id: request.run_id });
   log.info("adapter.selected", { port: record.port });

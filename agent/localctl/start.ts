@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { OciRefSchema, type Platform } from "../../src/contract/primitives.ts";
 import { refSlug } from "../../src/contract/ref.ts";
-import type { Registry } from "../../src/contract/tool-registry.ts";
+import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
 import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
@@ -31,7 +31,7 @@ export interface LocalDeps {
 export interface StartOptions {
   ref: string;
   platform: Platform;
-  /** `IMAGE@sha256:…` instead of the registry pin. */
+  /** `IMAGE@sha256:…` instead of the tool registry's pin. */
   oci?: string;
   name?: string;
 }
@@ -44,8 +44,8 @@ export interface StartResult {
   image_digest: string;
 }
 
-/** The image to start: `--oci` (by digest only) or the registry's repository at the platform's pin. */
-function imageFor(registry: Registry, options: StartOptions): { image: string; digest: string } {
+/** The image to start: `--oci` (by digest only) or the tool registry's repository at the platform's pin. */
+function imageFor(registry: ToolRegistry, options: StartOptions): { image: string; digest: string } {
   const tool = lookupTool(registry, options.ref);
   if (options.oci !== undefined) {
     if (!options.oci.includes("@") || !OciRefSchema.safeParse(options.oci).success)
@@ -76,7 +76,7 @@ function portIsFree(port: number): Promise<boolean> {
  * nothing it was not asked to (no pull, no build); checks everything it can before creating.
  */
 export async function startLocal(
-  registry: Registry,
+  registry: ToolRegistry,
   env: NodeJS.ProcessEnv,
   options: StartOptions,
   deps: LocalDeps,
@@ -116,7 +116,7 @@ export async function startLocal(
   if (!(await portIsFree(tool.port))) {
     throw new TheoryError(
       "ERR_CONFLICT",
-      `port ${tool.port} of ${options.ref} is in use by another process; stop it or change the registry's port`,
+      `port ${tool.port} of ${options.ref} is in use by another process; stop it or change its port in registry.yaml`,
     );
   }
 

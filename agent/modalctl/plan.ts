@@ -1,6 +1,6 @@
 import { OciRefSchema } from "../../src/contract/primitives.ts";
 import { refSlug } from "../../src/contract/ref.ts";
-import type { Registry } from "../../src/contract/tool-registry.ts";
+import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { digestOf, envFingerprint, lookupTool } from "../../src/core/tool-registry.ts";
 
@@ -9,7 +9,7 @@ export const MODAL_PLATFORM = "amd64" as const;
 /** How long a started sandbox lives unless `--lifetime` says otherwise (Modal's own default is 5 min). */
 export const DEFAULT_LIFETIME_S = 3600;
 
-/** Everything the gateway needs to start one ref's sandbox, decided from the registry alone. */
+/** Everything the gateway needs to start one ref's sandbox, decided from the tool registry alone. */
 export interface SandboxSpec {
   ref: string;
   /** The Modal app (registry `modal.app`). */
@@ -22,14 +22,14 @@ export interface SandboxSpec {
   port: number;
   cpu: number;
   memoryMiB: number;
-  /** The sandbox's lifetime: at least one whole run (the registry's timeout_s). */
+  /** The sandbox's lifetime: at least one whole run (the tool registry's timeout_s). */
   timeoutS: number;
   env: Record<string, string>;
   /** The ref's named Modal secret, when the tool declares secrets. */
   secret?: string;
 }
 
-/** The ref's named Modal secret, holding the registry's `secrets` for it (`modalctl sync-secrets`). */
+/** The ref's named Modal secret, holding the tool registry's `secrets` for it (`modalctl sync-secrets`). */
 export const secretNameFor = (app: string): string => `${app}-secrets`;
 
 /** `256Mi` / `2Gi` -> MiB, Modal's unit. */
@@ -41,13 +41,16 @@ export function memoryMiB(memory: string): number {
 }
 
 /** Where a ref's sandbox lives on Modal: its app, its name in the app, the port it serves. */
-export function sandboxAddress(registry: Registry, ref: string): { app: string; name: string; port: number } {
+export function sandboxAddress(
+  registry: ToolRegistry,
+  ref: string,
+): { app: string; name: string; port: number } {
   const tool = lookupTool(registry, ref);
   return { app: tool.modal.app, name: refSlug(ref), port: tool.port };
 }
 
 export function sandboxSpec(
-  registry: Registry,
+  registry: ToolRegistry,
   options: { ref: string; oci?: string; lifetimeS?: number },
 ): SandboxSpec {
   const tool = lookupTool(registry, options.ref);
@@ -87,7 +90,7 @@ export function sandboxSpec(
 
 /** The registry's secret names for a ref, valued from the environment; any absent -> ERR_MISSING_SECRET. */
 export function secretValues(
-  registry: Registry,
+  registry: ToolRegistry,
   ref: string,
   env: NodeJS.ProcessEnv,
 ): { name: string; values: Record<string, string> } | undefined {

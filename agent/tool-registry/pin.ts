@@ -3,9 +3,9 @@ import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { isDeepStrictEqual } from "node:util";
 import { isMap, isScalar, type Node, parseDocument, Scalar } from "yaml";
 import { DigestSchema, type Platform } from "../../src/contract/primitives.ts";
-import type { Registry } from "../../src/contract/tool-registry.ts";
+import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import { lookupTool, parseRegistry } from "../../src/core/tool-registry.ts";
+import { lookupTool, parseToolRegistry } from "../../src/core/tool-registry.ts";
 
 const splice = (text: string, start: number, end: number, insert: string) =>
   text.slice(0, start) + insert + text.slice(end);
@@ -101,13 +101,13 @@ export async function pinDigest(
       `cannot read the registry at ${path} (set THEORY_REGISTRY or --registry)`,
     );
   });
-  const before = parseRegistry(text, path);
+  const before = parseToolRegistry(text, path);
   const previous = lookupTool(before, ref).digests[platform];
   if (previous === digest) return { previous, changed: false };
   const next = setDigestInText(text, ref, platform, digest);
-  const expected: Registry = structuredClone(before);
+  const expected: ToolRegistry = structuredClone(before);
   lookupTool(expected, ref).digests[platform] = digest;
-  if (!isDeepStrictEqual(parseRegistry(next, path), expected))
+  if (!isDeepStrictEqual(parseToolRegistry(next, path), expected))
     throw new TheoryError(
       "ERR_INPUTS",
       `${path}: could not pin ${ref} ${platform} without changing anything else; set digests.${platform} by hand`,

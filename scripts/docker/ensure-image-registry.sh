@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make a local OCI registry reachable at 127.0.0.1:5000 (tests and CI on a fresh Debian/Ubuntu
+# Make a local OCI image registry reachable at 127.0.0.1:5000 (tests and CI on a fresh Debian/Ubuntu
 # machine), the registry host that registry.yaml names.
 #
 #   scripts/docker/ensure-image-registry.sh
@@ -78,7 +78,7 @@ deadline=$((SECONDS + WAIT_SECONDS))
 until registry_up; do
   alive "$registry_pid" || running_registry >/dev/null ||
     fail "docker-registry exited before it answered (is $ADDR taken by another program?)"
-  ((SECONDS < deadline)) || fail "the registry did not answer on http://$ADDR/v2/ within ${WAIT_SECONDS}s"
+  ((SECONDS < deadline)) || fail "the image registry did not answer on http://$ADDR/v2/ within ${WAIT_SECONDS}s"
   sleep 0.2
 done
-log "the registry is up on http://$ADDR (pid $registry_pid)"
+log "the image registry is up on http://$ADDR (pid $registry_pid)"

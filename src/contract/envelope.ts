@@ -14,7 +14,7 @@ export const ArtifactUriSchema = z
 /** What S3 returns for a single PUT: the MD5 hex of the bytes (quotes stripped). */
 export const EtagSchema = z.string().regex(/^[a-f0-9]{32}(-[0-9]+)?$/, "must be an S3 ETag without quotes");
 
-/** `cpu:1;memory:2Gi`: the registry's declared resources, never measured values. */
+/** `cpu:1;memory:2Gi`: the tool registry's declared resources, never measured values. */
 export const EnvFingerprintSchema = z
   .string()
   .regex(/^[a-z]+:[^;:\s]+(;[a-z]+:[^;:\s]+)*$/, "must be key:value pairs joined by ;");

@@ -4,14 +4,14 @@ import { EndpointRegistrationSchema, RunRequestSchema, RunResourceSchema } from 
 import { ApiErrorSchema, EnvelopeSchema, OutputIndexSchema } from "./envelope.ts";
 import { ClientFrameSchema, ProcessorFrameSchema } from "./frames.ts";
 import { ProcessorPayloadSchema } from "./payload.ts";
-import { RegistrySchema } from "./tool-registry.ts";
+import { ToolRegistrySchema } from "./tool-registry.ts";
 
 /**
  * The contract for non-TypeScript clients and processors: one JSON Schema file per wire shape.
  * Cross-field rules (refinements) are not expressible here; the zod schemas remain authoritative.
  */
 const SCHEMAS = {
-  "registry.schema.json": RegistrySchema,
+  "tool-registry.schema.json": ToolRegistrySchema,
   "run-request.schema.json": RunRequestSchema,
   "run-resource.schema.json": RunResourceSchema,
   "endpoint-registration.schema.json": EndpointRegistrationSchema,

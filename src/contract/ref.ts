@@ -2,7 +2,6 @@ import { z } from "zod";
 
 const SEGMENT = "[a-z0-9][a-z0-9-]*";
 export const REF_PATTERN = new RegExp(`^(${SEGMENT})/(${SEGMENT})@([0-9]+)$`);
-export const REF_SLUG_PATTERN = new RegExp(`^(${SEGMENT})\\.(${SEGMENT})\\.([0-9]+)$`);
 
 export const RefSchema = z
   .string()
@@ -23,18 +22,11 @@ export function parseRef(ref: string): RefParts | undefined {
 }
 
 /**
- * One path segment per ref, and back. Bijective because '.' is in neither the segment nor the
- * version grammar, so the two dots always sit at the same boundaries.
+ * One path segment per ref. Bijective because '.' is in neither the segment nor the version
+ * grammar, so the two dots always sit at the same boundaries.
  */
 export function refSlug(ref: string): string {
   const parts = parseRef(ref);
   if (!parts) throw new RangeError(`not a ref: ${JSON.stringify(ref)}`);
   return `${parts.namespace}.${parts.name}.${parts.version}`;
-}
-
-export function refFromSlug(slug: string): string {
-  const match = REF_SLUG_PATTERN.exec(slug);
-  if (!match) throw new RangeError(`not a ref slug: ${JSON.stringify(slug)}`);
-  const [, namespace, name, version] = match as unknown as [string, string, string, string];
-  return `${namespace}/${name}@${version}`;
 }

@@ -38,8 +38,8 @@ export const ToolEntrySchema = z.strictObject({
 });
 export type ToolEntry = z.infer<typeof ToolEntrySchema>;
 
-export const RegistrySchema = z.strictObject({
+export const ToolRegistrySchema = z.strictObject({
   schema: z.literal("v1"),
   tools: z.record(RefSchema, ToolEntrySchema),
 });
-export type Registry = z.infer<typeof RegistrySchema>;
+export type ToolRegistry = z.infer<typeof ToolRegistrySchema>;

@@ -9,10 +9,6 @@ export function canonicalJson(value: unknown): string {
 
 const encoder = new TextEncoder();
 
-export function canonicalBytes(value: unknown): Uint8Array {
-  return encoder.encode(canonicalJson(value));
-}
-
 /** Lowercase hex SHA-256 of text (as UTF-8) or bytes, with WebCrypto (Node and workerd alike). */
 export async function sha256Hex(data: string | Uint8Array): Promise<string> {
   const bytes = typeof data === "string" ? encoder.encode(data) : data;

@@ -65,7 +65,7 @@ export interface EnvelopeExpectation {
   runId: string;
   /** `world://{world_id}/{run_id}/` or `local://…/` — every artifact must be below it. */
   runPrefix: string;
-  /** From the request's expected_oci or the registry pin; undefined means no expectation. */
+  /** From the request's expected_oci or the tool registry's pin; undefined means no expectation. */
   expectedDigest?: string;
 }
 

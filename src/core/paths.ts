@@ -39,14 +39,6 @@ export function artifactUri(runPrefix: string, relativePath: string): string {
   return `${runPrefix}${checkRelativePath(relativePath)}`;
 }
 
-export function worldUri(worldId: string, runId: string, relativePath: string): string {
-  return artifactUri(worldRunPrefix(worldId, runId), relativePath);
-}
-
-export function localUri(writePrefix: string, relativePath: string): string {
-  return artifactUri(localRunPrefix(writePrefix), relativePath);
-}
-
 /** The path of `uri` below `runPrefix`, or undefined when it is not safely under it. */
 export function relativeToPrefix(uri: string, runPrefix: string): string | undefined {
   if (!uri.startsWith(runPrefix)) return undefined;

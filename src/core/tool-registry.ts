@@ -1,6 +1,11 @@
 import { parse as parseYaml } from "yaml";
 import { DigestSchema, type Platform } from "../contract/primitives.ts";
-import { type Registry, RegistrySchema, type Resources, type ToolEntry } from "../contract/tool-registry.ts";
+import {
+  type Resources,
+  type ToolEntry,
+  type ToolRegistry,
+  ToolRegistrySchema,
+} from "../contract/tool-registry.ts";
 import { TheoryError } from "./errors.ts";
 import { parseOrThrow } from "./validation.ts";
 
@@ -8,7 +13,7 @@ import { parseOrThrow } from "./validation.ts";
  * The one registry loader: the Worker passes the bundled text module, Node passes the file's text.
  * Anything invalid is ERR_INPUTS naming the field.
  */
-export function parseRegistry(text: string, source = "registry.yaml"): Registry {
+export function parseToolRegistry(text: string, source = "registry.yaml"): ToolRegistry {
   let document: unknown;
   try {
     document = parseYaml(text);
@@ -18,10 +23,10 @@ export function parseRegistry(text: string, source = "registry.yaml"): Registry 
       `${source}: not valid YAML (${(error as Error).message.split("\n")[0]})`,
     );
   }
-  return parseOrThrow(RegistrySchema, document, source);
+  return parseOrThrow(ToolRegistrySchema, document, source);
 }
 
-export function lookupTool(registry: Registry, ref: string): ToolEntry {
+export function lookupTool(registry: ToolRegistry, ref: string): ToolEntry {
   const entry = registry.tools[ref];
   if (!entry) throw new TheoryError("ERR_INPUTS", `unknown ref ${JSON.stringify(ref)}`);
   return entry;

@@ -1,7 +1,7 @@
 import type { RunRequest } from "../contract/api.ts";
 import type { ProcessorPayload } from "../contract/payload.ts";
 import { OUTPUT_INDEX, type Platform } from "../contract/primitives.ts";
-import type { Registry } from "../contract/tool-registry.ts";
+import type { ToolRegistry } from "../contract/tool-registry.ts";
 import { TheoryError } from "../core/errors.ts";
 import {
   defaultWritePrefix,
@@ -36,13 +36,13 @@ const PRESIGN_MARGIN_S = 300;
 export async function planRun(
   request: RunRequest & { run_id: string },
   context: {
-    registry: Registry;
+    toolRegistry: ToolRegistry;
     worldId: string;
     platform: Platform;
     presignPut?: (key: string, expiresInSeconds: number) => Promise<string>;
   },
 ): Promise<RunPlan> {
-  const tool = lookupTool(context.registry, request.ref);
+  const tool = lookupTool(context.toolRegistry, request.ref);
   const runId = request.run_id;
   const writePrefix = request.write_prefix
     ? normalizeWritePrefix(request.write_prefix)

@@ -1,14 +1,14 @@
-import type { Registry } from "../contract/tool-registry.ts";
+import type { ToolRegistry } from "../contract/tool-registry.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { type ControlPlaneConfig, resolveConfig } from "./config.ts";
 import { createObjectStore, type ObjectStore } from "./storage/index.ts";
-import { bundledRegistry } from "./tool-registry.ts";
+import { bundledToolRegistry } from "./tool-registry.ts";
 
-/** What the Worker and its Durable Objects share: config, logger, registry, storage. */
+/** What the Worker and its Durable Objects share: config, logger, tool registry, storage. */
 export interface Runtime {
   config: ControlPlaneConfig;
   log: Logger;
-  registry: Registry;
+  toolRegistry: ToolRegistry;
   store: ObjectStore;
 }
 
@@ -27,7 +27,7 @@ export function runtimeFor(env: Env): Runtime {
   const runtime = {
     config,
     log,
-    registry: bundledRegistry(),
+    toolRegistry: bundledToolRegistry(),
     store: createObjectStore(config, env.ARTIFACTS),
   };
   runtimes.set(env, runtime);

@@ -1,11 +1,11 @@
 import registryText from "../../registry.yaml";
-import type { Registry } from "../contract/tool-registry.ts";
-import { parseRegistry } from "../core/tool-registry.ts";
+import type { ToolRegistry } from "../contract/tool-registry.ts";
+import { parseToolRegistry } from "../core/tool-registry.ts";
 
-let cached: Registry | undefined;
+let cached: ToolRegistry | undefined;
 
 /** The registry bundled into the Worker, parsed once on first use. */
-export function bundledRegistry(): Registry {
-  cached ??= parseRegistry(registryText);
+export function bundledToolRegistry(): ToolRegistry {
+  cached ??= parseToolRegistry(registryText);
   return cached;
 }

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseRegistry } from "../../src/core/tool-registry.ts";
+import { parseToolRegistry } from "../../src/core/tool-registry.ts";
 import { docker, freePort } from "./support/docker.ts";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -114,7 +114,7 @@ async function registryDigest(repo: string, reference: string): Promise<string |
 }
 
 const pinned = async (file: string, ref: string) =>
-  parseRegistry(await readFile(file, "utf8")).tools[ref]?.digests;
+  parseToolRegistry(await readFile(file, "utf8")).tools[ref]?.digests;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "theory-e2e-imagectl-"));

@@ -11,7 +11,7 @@ import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { sandboxSpec } from "../../agent/modalctl/plan.ts";
 import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
-import { parseRegistry } from "../../src/core/tool-registry.ts";
+import { parseToolRegistry } from "../../src/core/tool-registry.ts";
 import { wireDrift } from "../support/modal-standin/sdk-fields.ts";
 import {
   loadModalProto,
@@ -219,7 +219,7 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
   it("syncs the secret, starts the named sandbox with the right image, port, resources, env and secret; the tunnel is https", async () => {
     const { ModalGateway } = await import("../../agent/modalctl/gateway.ts");
     const gateway = new ModalGateway({ env: process.env, log });
-    const registry = parseRegistry(await readFile(registryPath, "utf8"));
+    const registry = parseToolRegistry(await readFile(registryPath, "utf8"));
     const spec = sandboxSpec(registry, { ref: LITELLM });
     const synced = await gateway.syncSecret("theory-llm-litellm-1-secrets", SECRETS);
     const started = await gateway.startSandbox(spec);
@@ -282,7 +282,7 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
     const gateway = new ModalGateway({ env: process.env, log });
     expect(await gateway.sandboxStatus("theory-llm-litellm-1", "never-started", 8000)).toBeNull();
     expect(await gateway.terminateSandbox("theory-nobody", "never-started")).toBeNull();
-    const registry = parseRegistry(await readFile(registryPath, "utf8"));
+    const registry = parseToolRegistry(await readFile(registryPath, "utf8"));
     const spec = { ...sandboxSpec(registry, { ref: LITELLM }), secret: "theory-unsynced-secrets" };
     await expect(gateway.startSandbox(spec)).rejects.toMatchObject({
       code: "ERR_MISSING_SECRET",
@@ -293,7 +293,7 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
   it("an image Modal cannot pull -> ERR_IMAGE_NOT_FOUND", async () => {
     const { ModalGateway } = await import("../../agent/modalctl/gateway.ts");
     const gateway = new ModalGateway({ env: process.env, log });
-    const registry = parseRegistry(await readFile(registryPath, "utf8"));
+    const registry = parseToolRegistry(await readFile(registryPath, "utf8"));
     const spec = sandboxSpec(registry, { ref: "echo/text@1", oci: `${REPOSITORY}@sha256:${"e".repeat(64)}` });
     await expect(gateway.startSandbox(spec)).rejects.toMatchObject({ code: "ERR_IMAGE_NOT_FOUND" });
   });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { pinDigest, setDigestInText } from "../../agent/tool-registry/pin.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import { parseRegistry } from "../../src/core/tool-registry.ts";
+import { parseToolRegistry } from "../../src/core/tool-registry.ts";
 
 const A = `sha256:${"a".repeat(64)}`;
 const B = `sha256:${"b".repeat(64)}`;
@@ -47,7 +47,7 @@ describe("setDigestInText: one value changes, every other byte stays", () => {
     const before = registry("    digests: {}");
     const after = set(before, "amd64", A);
     expect(changedLines(before, after)).toEqual([["    digests: {}", `    digests: { amd64: "${A}" }`]]);
-    expect(parseRegistry(after).tools["echo/text@1"]?.digests).toEqual({ amd64: A });
+    expect(parseToolRegistry(after).tools["echo/text@1"]?.digests).toEqual({ amd64: A });
   });
 
   it("appends to a flow map after its last entry, keeping the author's spacing", () => {
@@ -69,7 +69,7 @@ describe("setDigestInText: one value changes, every other byte stays", () => {
       expect(changedLines(before, after)).toEqual([
         [`      amd64: ${written} # keep me`, `      amd64: ${rendered} # keep me`],
       ]);
-      expect(parseRegistry(after).tools["echo/text@1"]?.digests).toEqual({ amd64: B, arm64: A });
+      expect(parseToolRegistry(after).tools["echo/text@1"]?.digests).toEqual({ amd64: B, arm64: A });
     }
   });
 
@@ -79,7 +79,7 @@ describe("setDigestInText: one value changes, every other byte stays", () => {
     expect(after).toBe(
       registry(`    digests:\n        amd64: "${A}"   # eight spaces\n        arm64: "${B}"`),
     );
-    expect(parseRegistry(after).tools["echo/text@1"]?.digests).toEqual({ amd64: A, arm64: B });
+    expect(parseToolRegistry(after).tools["echo/text@1"]?.digests).toEqual({ amd64: A, arm64: B });
   });
 
   it("keeps CRLF line endings when it adds a line", () => {

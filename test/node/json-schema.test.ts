@@ -31,7 +31,7 @@ describe("checked-in JSON Schemas", () => {
 
   it("accept the contract's valid examples for a non-TypeScript validator", () => {
     const cases: [string, unknown][] = [
-      ["registry.schema.json", registryDoc()],
+      ["tool-registry.schema.json", registryDoc()],
       ["run-request.schema.json", runRequest()],
       ["processor-payload.schema.json", localPayload()],
       ["envelope.schema.json", successEnvelope()],

@@ -5,7 +5,7 @@ import { nodeConnect } from "../../agent/direct-run/node-socket.ts";
 import type { RunRequest } from "../../src/contract/api.ts";
 import { EnvelopeSchema } from "../../src/contract/envelope.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import { parseRegistry } from "../../src/core/tool-registry.ts";
+import { parseToolRegistry } from "../../src/core/tool-registry.ts";
 import { endpointTransport } from "../../src/engine/endpoint-transport.ts";
 import { executeRun, type RunHooks } from "../../src/engine/orchestrator.ts";
 import { planRun } from "../../src/engine/run-plan.ts";
@@ -14,7 +14,7 @@ import { postJson, type RunningProcessor, startProcessor } from "../support/proc
 import { startRogueProcessor } from "../support/rogue-processor.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
 
-const registry = parseRegistry(readFileSync(join(import.meta.dirname, "../../registry.yaml"), "utf8"));
+const registry = parseToolRegistry(readFileSync(join(import.meta.dirname, "../../registry.yaml"), "utf8"));
 const FAST_HEALTH = { initialMs: 20, maxMs: 80, factor: 2, jitter: 0, totalMs: 200 };
 
 let llm: RunningProcessor;
@@ -44,7 +44,7 @@ async function run(
   options: { extra?: Partial<RunRequest>; signal?: AbortSignal; hooks?: RunHooks } = {},
 ) {
   const plan = await planRun(request(runId, options.extra), {
-    registry,
+    toolRegistry: registry,
     worldId: "w1",
     platform: "amd64",
     presignPut: (key) => s3.presignPut(key),

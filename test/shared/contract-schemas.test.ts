@@ -9,11 +9,11 @@ import {
   ErrorEnvelopeSchema,
   ProcessorFrameSchema,
   ProcessorPayloadSchema,
-  RegistrySchema,
   RunRequestSchema,
   RunResourceSchema,
   STDERR_TAIL_MAX_BYTES,
   SuccessEnvelopeSchema,
+  ToolRegistrySchema,
 } from "../../src/contract/index.ts";
 import {
   DIGEST_A,
@@ -31,10 +31,10 @@ const LITELLM = "llm/litellm@1";
 
 describe("registry schema", () => {
   it("accepts a valid registry, with or without pinned digests", () => {
-    expect(RegistrySchema.safeParse(registryDoc()).success).toBe(true);
+    expect(ToolRegistrySchema.safeParse(registryDoc()).success).toBe(true);
     const unpinned = registryDoc();
     unpinned.tools[LITELLM].digests = {} as never;
-    expect(RegistrySchema.safeParse(unpinned).success).toBe(true);
+    expect(ToolRegistrySchema.safeParse(unpinned).success).toBe(true);
   });
 
   it.each([
@@ -58,14 +58,14 @@ describe("registry schema", () => {
   ])("rejects %s with the field's path", (_name, mutate, path) => {
     const doc = registryDoc();
     mutate(doc);
-    expectIssueAt(RegistrySchema, doc, ["tools", LITELLM, ...path]);
+    expectIssueAt(ToolRegistrySchema, doc, ["tools", LITELLM, ...path]);
   });
 
   it("rejects a malformed ref key and a wrong schema version", () => {
     const doc: any = registryDoc();
     doc.tools["LLM/x@1"] = doc.tools[LITELLM];
-    expectIssueAt(RegistrySchema, doc, ["tools", "LLM/x@1"]);
-    expectIssueAt(RegistrySchema, { ...registryDoc(), schema: "v2" }, ["schema"]);
+    expectIssueAt(ToolRegistrySchema, doc, ["tools", "LLM/x@1"]);
+    expectIssueAt(ToolRegistrySchema, { ...registryDoc(), schema: "v2" }, ["schema"]);
   });
 });
 

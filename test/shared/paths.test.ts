@@ -3,14 +3,17 @@ import { describe, expect, it } from "vitest";
 import { RelativePathSchema, RunIdSchema } from "../../src/contract/index.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import {
+  artifactUri,
   defaultWritePrefix,
   localRunPrefix,
-  localUri,
   normalizeWritePrefix,
   relativeToPrefix,
   worldRunPrefix,
-  worldUri,
 } from "../../src/core/paths.ts";
+
+const worldUri = (worldId: string, runId: string, path: string) =>
+  artifactUri(worldRunPrefix(worldId, runId), path);
+const localUri = (writePrefix: string, path: string) => artifactUri(localRunPrefix(writePrefix), path);
 
 const runIdArb = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$/);
 const segmentArb = fc.stringMatching(/^[a-z0-9_-][a-z0-9._-]{0,12}$/);

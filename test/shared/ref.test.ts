@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseRef, RefSchema, refFromSlug, refSlug } from "../../src/contract/index.ts";
+import { parseRef, RefSchema, refSlug } from "../../src/contract/index.ts";
+
+/** The inverse of refSlug, as anyone holding a slug would write it: the product itself never needs it. */
+function refFromSlug(slug: string): string {
+  const match = /^([a-z0-9][a-z0-9-]*)\.([a-z0-9][a-z0-9-]*)\.([0-9]+)$/.exec(slug);
+  if (!match) throw new RangeError(`not a ref slug: ${JSON.stringify(slug)}`);
+  return `${match[1]}/${match[2]}@${match[3]}`;
+}
 
 const segment = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,10}$/);
 const refArb = fc.tuple(segment, segment, fc.nat(999)).map(([ns, name, v]) => `${ns}/${name}@${v}`);

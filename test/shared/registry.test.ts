@@ -5,7 +5,7 @@ import {
   envFingerprint,
   expectedDigest,
   lookupTool,
-  parseRegistry,
+  parseToolRegistry,
 } from "../../src/core/tool-registry.ts";
 import { DIGEST_A, DIGEST_B } from "../support/examples.ts";
 
@@ -34,7 +34,7 @@ function thrown(fn: () => unknown): TheoryError {
 
 describe("registry loader", () => {
   it("parses a valid registry and derives the fingerprint and expected digest", () => {
-    const registry = parseRegistry(TEXT);
+    const registry = parseToolRegistry(TEXT);
     const echo = lookupTool(registry, "echo/text@1");
     expect(envFingerprint(echo.resources)).toBe("cpu:0.25;memory:256Mi");
     expect(expectedDigest(echo, "amd64")).toBe(DIGEST_A);
@@ -44,14 +44,14 @@ describe("registry loader", () => {
   });
 
   it("names the bad field of an invalid registry", () => {
-    const error = thrown(() => parseRegistry(TEXT.replace("port: 8001", "port: 0"), "registry.yaml"));
+    const error = thrown(() => parseToolRegistry(TEXT.replace("port: 8001", "port: 0"), "registry.yaml"));
     expect(error.code).toBe("ERR_INPUTS");
     expect(error.message).toContain('registry.yaml: tools["echo/text@1"].port');
   });
 
   it("reports YAML syntax errors and unknown refs as ERR_INPUTS", () => {
-    expect(thrown(() => parseRegistry("tools: [unclosed")).message).toContain("not valid YAML");
-    expect(thrown(() => lookupTool(parseRegistry(TEXT), "llm/nope@1")).message).toContain("unknown ref");
+    expect(thrown(() => parseToolRegistry("tools: [unclosed")).message).toContain("not valid YAML");
+    expect(thrown(() => lookupTool(parseToolRegistry(TEXT), "llm/nope@1")).message).toContain("unknown ref");
     expect(thrown(() => digestOf("repo:latest")).code).toBe("ERR_INPUTS");
   });
 });

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { bundledRegistry } from "../../src/worker/tool-registry.ts";
+import { bundledToolRegistry } from "../../src/worker/tool-registry.ts";
 
 describe("Worker", () => {
   it("answers /healthz", async () => {
@@ -15,8 +15,8 @@ describe("Worker", () => {
   });
 
   it("bundles registry.yaml as a text module and parses it with the shared loader", () => {
-    const registry = bundledRegistry();
+    const registry = bundledToolRegistry();
     expect(Object.keys(registry.tools).sort()).toEqual(["echo/text@1", "llm/litellm@1"]);
-    expect(bundledRegistry()).toBe(registry);
+    expect(bundledToolRegistry()).toBe(registry);
   });
 });

@@ -10,12 +10,12 @@ import type { AppEnv } from "./context.ts";
 import { validationHook } from "./errors.ts";
 import { jsonBody, requireScope } from "./middleware.ts";
 
-/** `/v1/endpoints/{namespace}/{name@version}` -> a ref the registry knows (else ERR_NOT_FOUND). */
+/** `/v1/endpoints/{namespace}/{name@version}` -> a ref the tool registry knows (else ERR_NOT_FOUND). */
 function refParam(c: Context<AppEnv>): string {
   const ref = `${c.req.param("namespace")}/${c.req.param("name")}`;
   if (!RefSchema.safeParse(ref).success) throw new TheoryError("ERR_NOT_FOUND", `not a ref: ${ref}`);
   try {
-    lookupTool(c.var.runtime.registry, ref);
+    lookupTool(c.var.runtime.toolRegistry, ref);
   } catch {
     throw new TheoryError("ERR_NOT_FOUND", `unknown ref ${ref}`);
   }

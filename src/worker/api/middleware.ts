@@ -6,7 +6,7 @@ import { TheoryError } from "../../core/errors.ts";
 import { runtimeFor } from "../runtime.ts";
 import type { AppEnv } from "./context.ts";
 
-/** Resolves config, logger, registry and storage once per bindings object. */
+/** Resolves config, logger, tool registry and storage once per bindings object. */
 export const withRuntime: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set("runtime", runtimeFor(c.env));
   await next();

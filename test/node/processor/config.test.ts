@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { loadProcessorConfig } from "../../../processor/config.ts";
 import { TOOLS } from "../../../processor/tools/index.ts";
 import { TheoryError } from "../../../src/core/errors.ts";
-import { parseRegistry } from "../../../src/core/tool-registry.ts";
+import { parseToolRegistry } from "../../../src/core/tool-registry.ts";
 import { DIGEST_A } from "../../support/examples.ts";
 
 const base = { TOOL_REF: "echo/text@1", IMAGE_DIGEST: DIGEST_A, ENV_FINGERPRINT: "cpu:1;memory:2Gi" };
@@ -39,7 +39,9 @@ describe("processor config", () => {
 });
 
 describe("tools agree with registry.yaml", () => {
-  const registry = parseRegistry(readFileSync(join(import.meta.dirname, "../../../registry.yaml"), "utf8"));
+  const registry = parseToolRegistry(
+    readFileSync(join(import.meta.dirname, "../../../registry.yaml"), "utf8"),
+  );
   it("every registry tool is carried by the image, with the same outputs and secrets", () => {
     for (const [ref, entry] of Object.entries(registry.tools)) {
       const tool = TOOLS.find((candidate) => candidate.ref === ref);
