@@ -2,7 +2,7 @@ import { Webhook } from "standardwebhooks";
 import type { Receipt } from "../src/contract/api.ts";
 import { type BackoffPolicy, backoffDelay } from "../src/core/backoff.ts";
 
-/** Bounded retries of one outbound webhook (SPEC §7), by DO alarm; the run never waits for them. */
+/** Bounded retries of one outbound webhook (docs/api.md#webhooks), by DO alarm; the run never waits for them. */
 export const WEBHOOK_RETRY: BackoffPolicy & { attempts: number; attemptTimeoutMs: number } = {
   attempts: 5,
   initialMs: 1000,

@@ -5,7 +5,7 @@ import { RefSchema } from "../src/contract/ref.ts";
 import { TheoryError } from "../src/core/errors.ts";
 import { describeIssues } from "../src/core/validation.ts";
 
-/** The container's whole runtime interface is its environment (SPEC §6). */
+/** The container's whole runtime interface is its environment (docs/contract.md#the-processor-image). */
 const ProcessorEnvSchema = z.object({
   TOOL_REF: RefSchema,
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),

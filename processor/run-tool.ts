@@ -43,7 +43,7 @@ export function runErrorEnvelope(config: ProcessorConfig, runId: string, error: 
   });
 }
 
-/** An error envelope when the run is known, else the API error shape (SPEC §7: run_id when known). */
+/** An error envelope when the run is known, else the API error shape (docs/api.md#errors: run_id when known). */
 export function errorReply(
   config: ProcessorConfig,
   runId: string | undefined,

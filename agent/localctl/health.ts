@@ -32,7 +32,7 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Polls `/healthz` on a bounded exponential backoff with jitter (SPEC §12). Stops early when the
+ * Polls `/healthz` on a bounded exponential backoff with jitter (docs/operations.md#retries-health-and-budgets). Stops early when the
  * container is no longer alive; ERR_HEALTH when it never answers; rejects with the signal's reason
  * when aborted.
  */

@@ -74,7 +74,7 @@ async function streamReal(
   context: { env: Readonly<Record<string, string | undefined>>; emit: Emit; signal: AbortSignal },
 ): Promise<string> {
   if (!inputs.model) throw new TheoryError("ERR_INPUTS", 'inputs.model is required in mode "real"');
-  // Retries belong to the orchestrator, never here (SPEC §12).
+  // Retries belong to the orchestrator, never here (docs/operations.md#retries-health-and-budgets).
   const client = new OpenAI({
     apiKey: context.env.LITELLM_API_KEY,
     baseURL: context.env.LITELLM_BASE_URL,

@@ -6,7 +6,7 @@ import { AgentIdSchema, DigestSchema, PlatformSchema, RunIdSchema } from "./prim
 import { RefSchema } from "./ref.ts";
 
 /**
- * theory.agent.v1: frames on the tunnel between a local agent and its AgentTunnel (SPEC §8). Run
+ * theory.agent.v1: frames on the tunnel between a local agent and its AgentTunnel (docs/protocols.md#theoryagentv1). Run
  * frames are relayed as their original text, so the control plane sees exactly what the processor
  * said, byte for byte.
  */

@@ -16,7 +16,7 @@ import { RefSchema } from "./ref.ts";
 
 export const WebhookEventSchema = z.enum(["start", "completed"]);
 
-/** `POST /v1/runs` (SPEC §7). */
+/** `POST /v1/runs` (docs/api.md#runs). */
 export const RunRequestSchema = z
   .strictObject({
     ref: RefSchema,
@@ -71,7 +71,7 @@ export type RunResource = z.infer<typeof RunResourceSchema>;
 export const EndpointRegistrationSchema = z.strictObject({ url: HttpUrlSchema, image_digest: DigestSchema });
 export type EndpointRegistration = z.infer<typeof EndpointRegistrationSchema>;
 
-/** Bearer token scopes (SPEC §7). */
+/** Bearer token scopes (docs/api.md#authentication). */
 export const SCOPES = ["runs:write", "runs:read", "endpoints:write", "agents:connect"] as const;
 export const ScopeSchema = z.enum(SCOPES);
 export type Scope = z.infer<typeof ScopeSchema>;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** The stable error taxonomy (SPEC §5). Adding a code needs the spec and tests. */
+/** The stable error taxonomy (docs/contract.md#error-codes). Adding a code needs the docs and tests. */
 export const ERROR_CODES = [
   "ERR_INPUTS",
   "ERR_AUTH",
@@ -41,7 +41,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_INTERNAL: 500,
 };
 
-/** The statuses each code may legitimately carry on the API (SPEC §5 table). */
+/** The statuses each code may legitimately carry on the API (docs/contract.md#error-codes). */
 export function allowedHttpStatuses(code: ErrorCode): readonly number[] {
   if (code === "ERR_INPUTS") return [400, 413, 415, 422];
   if (code === "ERR_AUTH") return [401, 403];

@@ -3,7 +3,7 @@ import { EnvelopeSchema } from "./envelope.ts";
 import { ProcessorPayloadSchema } from "./payload.ts";
 import { RunIdSchema } from "./primitives.ts";
 
-/** theory.run.v1: JSON text frames `{"kind","content"}` between a client and a processor (SPEC §6). */
+/** theory.run.v1: JSON text frames `{"kind","content"}` between a client and a processor (docs/protocols.md#theoryrunv1). */
 export const RUN_SUBPROTOCOL = "theory.run.v1";
 export const MAX_FRAME_BYTES = 1024 * 1024;
 

@@ -11,7 +11,7 @@ import {
 } from "./primitives.ts";
 
 /**
- * What the orchestrator sends a processor (SPEC §6). `outputs` present means world scope: one
+ * What the orchestrator sends a processor (docs/contract.md#the-processor-payload). `outputs` present means world scope: one
  * presigned PUT URL per declared output and for the index; `world_id` names the world the
  * envelope's `world://` URIs point into (the processor cannot know it otherwise).
  */

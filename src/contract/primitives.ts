@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** Root every local-scope artifact lives under, as the container sees it (SPEC §6). */
+/** Root every local-scope artifact lives under, as the container sees it (docs/contract.md#write_prefix). */
 export const ARTIFACTS_ROOT = "/artifacts/";
 /** The index every run writes beside its outputs. */
 export const OUTPUT_INDEX = "outputs.json";
@@ -43,7 +43,7 @@ export const RelativePathSchema = z
 
 const NORMALIZED_ABSOLUTE_DIR = new RegExp(`^/(${SEGMENT}/)+$`);
 
-/** Why `prefix` is not a valid write_prefix, or undefined when it is (SPEC §6). */
+/** Why `prefix` is not a valid write_prefix, or undefined when it is (docs/contract.md#write_prefix). */
 export function writePrefixProblem(prefix: string): string | undefined {
   if (!prefix.startsWith("/")) return "must be absolute";
   if (prefix.includes("~")) return "must be expanded (no ~)";

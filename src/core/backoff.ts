@@ -9,7 +9,7 @@ export interface BackoffPolicy {
   totalMs: number;
 }
 
-/** SPEC §12: about 100 ms -> 1.6 s, 10–15 s in all. */
+/** docs/operations.md#retries-health-and-budgets: about 100 ms -> 1.6 s, 10–15 s in all. */
 export const HEALTH_BACKOFF: BackoffPolicy = {
   initialMs: 100,
   maxMs: 1600,

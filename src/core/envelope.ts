@@ -77,7 +77,7 @@ const violation = (message: string): EnvelopeCheck => ({
 });
 
 /**
- * Every invariant the control plane holds a processor's result to (SPEC §4, §10). Fails closed:
+ * Every invariant the control plane holds a processor's result to (docs/contract.md#the-envelope). Fails closed:
  * digest drift is ERR_REGISTRY_MISMATCH, any other breach ERR_INTERNAL.
  */
 export function checkEnvelope(raw: unknown, expect: EnvelopeExpectation): EnvelopeCheck {

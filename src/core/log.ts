@@ -1,6 +1,6 @@
 import { redact } from "./redact.ts";
 
-/** SPEC §11: NDJSON on stderr (Node) or the console (workerd); stdout is for final results only. */
+/** docs/operations.md#logs: NDJSON on stderr (Node) or the console (workerd); stdout is for final results only. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

@@ -2,7 +2,7 @@ import { ARTIFACTS_ROOT, RelativePathSchema, writePrefixProblem } from "../contr
 import { refSlug } from "../contract/ref.ts";
 import { TheoryError } from "./errors.ts";
 
-/** `/artifacts/outputs/{ref_slug}/{run_id}/` (SPEC §6). */
+/** `/artifacts/outputs/{ref_slug}/{run_id}/` (docs/contract.md#write_prefix). */
 export function defaultWritePrefix(ref: string, runId: string): string {
   return `${ARTIFACTS_ROOT}outputs/${refSlug(ref)}/${runId}/`;
 }

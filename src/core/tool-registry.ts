@@ -45,7 +45,7 @@ export function digestOf(oci: string): string {
   return digest;
 }
 
-/** Expected digest (SPEC §10): the request's expected_oci, else the registry pin for the platform. */
+/** Expected digest (docs/contract.md#determinism-and-supply-chain): the request's expected_oci, else the registry pin for the platform. */
 export function expectedDigest(
   entry: ToolEntry,
   platform: Platform,

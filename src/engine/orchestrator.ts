@@ -9,7 +9,7 @@ import { describeIssues } from "../core/validation.ts";
 import type { RunPlan } from "./run-plan.ts";
 import type { RunTransport, TransportSession } from "./transport.ts";
 
-/** Retries happen only here, only before the processor acknowledged the run (SPEC §12). */
+/** Retries happen only here, only before the processor acknowledged the run (docs/operations.md#retries-health-and-budgets). */
 export const RUN_RETRY: BackoffPolicy & { attempts: number } = {
   attempts: 2,
   initialMs: 250,

@@ -30,7 +30,7 @@ export interface RunPlan {
 const PRESIGN_MARGIN_S = 300;
 
 /**
- * Assembles the processor payload and the expectations for one run request (SPEC §6, §10).
+ * Assembles the processor payload and the expectations for one run request (docs/contract.md#the-processor-payload, #determinism-and-supply-chain).
  * Unknown ref, a bad write_prefix, or world scope without a presigner -> ERR_INPUTS.
  */
 export async function planRun(

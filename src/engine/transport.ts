@@ -16,7 +16,7 @@ export interface TransportSession {
 }
 
 /**
- * The adapter seam (SPEC §2): endpoint resolution, health, one WebSocket session, error mapping.
+ * The adapter seam (docs/architecture.md#seams): endpoint resolution, health, one WebSocket session, error mapping.
  * No retries and no policy: those belong to the orchestrator. `open` rejects with a TheoryError
  * (ERR_ENDPOINT_MISSING, ERR_HEALTH, …) when no session could be established.
  */

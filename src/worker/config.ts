@@ -107,7 +107,7 @@ export interface ControlPlaneConfig {
   /** Whether http://127.0.0.1 endpoints are admitted besides https ones. */
   allowLoopbackEndpoints: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
-  /** Health polling before a run: SPEC §12's backoff within this budget. */
+  /** Health polling before a run: the health backoff (docs/operations.md#retries-health-and-budgets) within this budget. */
   health: BackoffPolicy;
   tokens: readonly TokenGrant[];
   /** The S3 API used for presigned world-scope URLs (R2's S3 API or AWS), and for storage in "s3". */
