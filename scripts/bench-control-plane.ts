@@ -1,90 +1,380 @@
-// npm run bench:control-plane — a local control plane (wrangler dev) and a processor: p50/p99 of a
-// mock run through the control plane and directly against the processor, their ratio, and runs/s
-// through the control plane at 1, 16 and 64 concurrent clients. Bounded loops; JSON lines on stdout.
-import { mkdtemp, rm } from "node:fs/promises";
+// npm run bench:control-plane — the run path side by side, in one run: a processor from source,
+// Theory's control plane and the platform's floor (scripts/bench/floor: Worker -> Durable Object ->
+// one WebSocket run, no storage), each under `wrangler dev`, measured interleaved. Prints JSON lines
+// (one per figure) on stdout, then a summary with every figure's ratio to the floor and to direct.
+//
+//   npm run bench:control-plane [-- --quick]
+//   ports: BENCH_PORT_BASE (default 18710): processor +1, control plane +2, floor +3, inspectors +4/+5
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readSse } from "../agent/control-plane/sse.ts";
+import { recordContainer } from "../agent/localctl/state.ts";
+import { RUN_SUBPROTOCOL } from "../src/contract/frames.ts";
 import { defaultWritePrefix } from "../src/core/paths.ts";
-import { makeToken, startControlPlane, startProcessorProcess } from "./lib/local-stack.ts";
-import { measure, print, wsRun } from "./lib/measure.ts";
+import { makeGrant, startControlPlane, startProcessorProcess } from "./lib/local-stack.ts";
+import { type Figures, measure, print, wsRun } from "./lib/measure.ts";
 
+const quick = process.argv.includes("--quick");
+const BASE = Number(process.env.BENCH_PORT_BASE ?? 18710);
 const REF = "llm/litellm@1";
 const DIGEST = `sha256:${"0".repeat(64)}`;
-const LATENCY_RUNS = 100;
-const THROUGHPUT_RUNS: Record<number, number> = { 1: 100, 16: 320, 64: 640 };
+const AGENT = "bench-box";
+const LATENCY_ROUNDS = quick ? 2 : 5;
+const LATENCY_PER_ROUND = quick ? 10 : 20;
+const THROUGHPUT_RUNS: Record<number, number> = quick ? { 16: 64, 64: 128 } : { 16: 320, 64: 640 };
+const STREAM_TOKENS = 10_000;
+const STREAM_ROUNDS = quick ? 1 : 3;
+const AGENT_TOKENS = quick ? 20_000 : 100_000;
+const LONG_RUN_TIMEOUT_S = 300;
 
-const artifactsRoot = await mkdtemp(join(tmpdir(), "theory-bench-"));
-const { token, authTokens } = makeToken("bench");
+const root = join(import.meta.dirname, "..");
+const dir = await mkdtemp(join(tmpdir(), "theory-bench-"));
+const home = join(dir, "home");
+const admin = makeGrant("bench");
+const agentGrant = makeGrant("bench-agent", ["agents:connect"], AGENT);
+const headers = { Authorization: `Bearer ${admin.token}`, "Content-Type": "application/json" };
 const processor = await startProcessorProcess({
   toolRef: REF,
-  port: 18711,
-  env: { IMAGE_DIGEST: DIGEST, ENV_FINGERPRINT: "cpu:1;memory:2Gi", ARTIFACTS_ROOT: artifactsRoot },
+  port: BASE + 1,
+  env: { IMAGE_DIGEST: DIGEST, ENV_FINGERPRINT: "cpu:1;memory:2Gi", ARTIFACTS_ROOT: join(dir, "artifacts") },
 });
-const controlPlane = await startControlPlane({
-  port: 18790,
-  vars: { AUTH_TOKENS: authTokens, LOG_LEVEL: "warn" },
+const [theory, floor] = await Promise.all([
+  startControlPlane({
+    port: BASE + 2,
+    inspectorPort: BASE + 4,
+    vars: { AUTH_TOKENS: JSON.stringify([admin.grant, agentGrant.grant]), LOG_LEVEL: "warn" },
+  }),
+  startControlPlane({
+    port: BASE + 3,
+    inspectorPort: BASE + 5,
+    config: join(root, "scripts", "bench", "floor", "wrangler.toml"),
+    vars: { PROCESSOR_URL: processor.url },
+  }),
+]);
+let agent: ChildProcess | undefined;
+
+let counter = 0;
+const runId = (label: string) => `${label}-${Date.now().toString(36)}-${counter++}`;
+const payload = (id: string, maxTokens: number) =>
+  JSON.stringify({
+    run_id: id,
+    mode: "mock",
+    inputs: { prompt: "bench", max_tokens: maxTokens },
+    write_prefix: defaultWritePrefix(REF, id),
+    settle: "fast",
+  });
+const runRequest = (id: string, maxTokens: number, target: "modal" | "local") => ({
+  ref: REF,
+  run_id: id,
+  mode: "mock",
+  inputs: { prompt: "bench", max_tokens: maxTokens },
+  target,
+  ...(target === "local" ? { agent: AGENT } : {}),
+  artifact_scope: "local",
 });
-const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+
+async function theoryRun(): Promise<void> {
+  const response = await fetch(`${theory.url}/v1/runs`, {
+    method: "POST",
+    headers: { ...headers, Prefer: "wait=30" },
+    body: JSON.stringify(runRequest(runId("cp"), 5, "modal")),
+  });
+  const resource = (await response.json()) as { state?: string };
+  if (response.status !== 200 || resource.state !== "succeeded")
+    throw new Error(`theory run did not succeed: ${response.status} ${JSON.stringify(resource)}`);
+}
+
+async function floorRun(): Promise<void> {
+  const response = await fetch(`${floor.url}/run`, { method: "POST", body: payload(runId("floor"), 5) });
+  const text = await response.text();
+  if (!text.includes('"status":"success"'))
+    throw new Error(`floor run did not succeed: ${text.slice(0, 200)}`);
+}
+
+const directRun = () => wsRun(`${processor.url.replace("http", "ws")}/run`, payload(runId("direct"), 5));
+
+interface Stream {
+  tokens: number;
+  ordered: boolean;
+  first_token_ms: number;
+  total_ms: number;
+  tokens_per_s: number;
+}
+
+/** Counts Token frames in order (the mock's tokens cycle through its canned words). */
+function tokenCounter() {
+  let tokens = 0;
+  let ordered = true;
+  let firstAt = 0;
+  return {
+    onToken(text: string, expected: (i: number) => string) {
+      if (tokens === 0) firstAt = performance.now();
+      if (text !== expected(tokens)) ordered = false;
+      tokens++;
+    },
+    result(started: number): Stream {
+      const total = performance.now() - started;
+      return {
+        tokens,
+        ordered,
+        first_token_ms: Math.round(firstAt - started),
+        total_ms: Math.round(total),
+        tokens_per_s: Math.round(tokens / (total / 1000)),
+      };
+    },
+  };
+}
+
+const words =
+  "This is a deterministic mock reply from llm/litellm@1 : the same inputs always stream the same tokens .".split(
+    " ",
+  );
+const expectedToken = (count: number) => (i: number) =>
+  `${words[i % words.length]}${i === count - 1 ? "\n" : " "}`;
+const tokenText = (frameText: string) =>
+  (JSON.parse(frameText) as { content: { text: string } }).content.text;
+
+async function directStream(count: number): Promise<Stream> {
+  const counter = tokenCounter();
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    import("ws").then(({ default: WebSocket }) => {
+      const socket = new WebSocket(`${processor.url.replace("http", "ws")}/run`, [RUN_SUBPROTOCOL]);
+      socket.on("open", () =>
+        socket.send(
+          `{"kind":"RunOpen","content":{"role":"client","payload":${payload(runId("ds"), count)}}}`,
+        ),
+      );
+      socket.on("message", (data) => {
+        const text = data.toString();
+        if (text.endsWith('"kind":"Token"}')) counter.onToken(tokenText(text), expectedToken(count));
+      });
+      socket.on("close", () => resolve());
+      socket.on("error", reject);
+    }, reject);
+  });
+  return counter.result(started);
+}
+
+async function floorStream(count: number): Promise<Stream> {
+  const counter = tokenCounter();
+  const started = performance.now();
+  const response = await fetch(`${floor.url}/run-stream`, {
+    method: "POST",
+    body: payload(runId("fs"), count),
+  });
+  for await (const event of readSse(response.body as ReadableStream<Uint8Array>)) {
+    if (event.data.endsWith('"kind":"Token"}')) counter.onToken(tokenText(event.data), expectedToken(count));
+  }
+  return counter.result(started);
+}
+
+/** POST the run, then follow its events over SSE to `done`. */
+async function theoryStream(count: number, target: "modal" | "local"): Promise<Stream & { state: string }> {
+  const counter = tokenCounter();
+  const id = runId(`ts-${target}`);
+  const started = performance.now();
+  const created = await fetch(`${theory.url}/v1/runs`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ ...runRequest(id, count, target), timeout_s: LONG_RUN_TIMEOUT_S }),
+  });
+  if (created.status !== 202) throw new Error(`run not accepted: ${created.status} ${await created.text()}`);
+  let state = "unknown";
+  const response = await fetch(`${theory.url}/v1/runs/${id}/events`, { headers });
+  for await (const event of readSse(response.body as ReadableStream<Uint8Array>)) {
+    if (event.event === "Token") counter.onToken(tokenText(event.data), expectedToken(count));
+    if (event.event === "done") {
+      const envelope = JSON.parse(event.data) as { status: string; error?: { code: string } };
+      state = envelope.status === "success" ? "succeeded" : `failed:${envelope.error?.code}`;
+    }
+  }
+  return { ...counter.result(started), state };
+}
+
+/** The resident memory of wrangler dev's workerd processes (the control plane), in MiB. */
+async function workerdRssMiB(parent: number): Promise<number> {
+  const children = async (pid: number): Promise<number[]> => {
+    const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+    const direct = text.split(/\s+/).filter(Boolean).map(Number);
+    return [...direct, ...(await Promise.all(direct.map(children))).flat()];
+  };
+  let kib = 0;
+  for (const pid of await children(parent)) {
+    const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+    if (!/^Name:\s+workerd/m.test(status)) continue;
+    kib += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  }
+  return Math.round(kib / 1024);
+}
+
+/** Runs `work` while sampling the control plane's RSS every 100 ms; peak, and 3 s after the end. */
+async function withRss<T>(work: () => Promise<T>) {
+  const pid = theory.child.pid as number;
+  const before = await workerdRssMiB(pid);
+  let peak = before;
+  const sampler = setInterval(() => void workerdRssMiB(pid).then((mib) => (peak = Math.max(peak, mib))), 100);
+  try {
+    const result = await work();
+    return { result, rss_mib: { before, peak, after: 0 } };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+const merge = (parts: Figures[]): Figures => {
+  const runs = parts.reduce((sum, p) => sum + p.runs, 0);
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  return {
+    runs,
+    runs_per_s: median(parts.map((p) => p.runs_per_s)),
+    p50_ms: median(parts.map((p) => p.p50_ms)),
+    p99_ms: Math.max(...parts.map((p) => p.p99_ms)),
+  };
+};
 
 try {
-  const registered = await fetch(`${controlPlane.url}/v1/endpoints/${REF}`, {
+  const registered = await fetch(`${theory.url}/v1/endpoints/${REF}`, {
     method: "PUT",
     headers,
     body: JSON.stringify({ url: processor.url, image_digest: DIGEST }),
   });
   if (!registered.ok) throw new Error(`endpoint registration failed: ${registered.status}`);
-  const inputs = { prompt: "bench", max_tokens: 5 };
-  let counter = 0;
-  const throughControlPlane = async () => {
-    const body = JSON.stringify({
-      ref: REF,
-      run_id: `cp-${Date.now()}-${counter++}`,
-      mode: "mock",
-      inputs,
-      target: "modal",
-      artifact_scope: "local",
-    });
-    const response = await fetch(`${controlPlane.url}/v1/runs`, {
-      method: "POST",
-      headers: { ...headers, Prefer: "wait=30" },
-      body,
-    });
-    const resource = (await response.json()) as { state?: string };
-    if (response.status !== 200 || resource.state !== "succeeded")
-      throw new Error(`run did not succeed: ${response.status} ${JSON.stringify(resource)}`);
-  };
-  const direct = async (i: number) => {
-    const runId = `direct-${i}`;
-    await wsRun(
-      `${processor.url.replace("http", "ws")}/run`,
-      JSON.stringify({
-        run_id: runId,
-        mode: "mock",
-        inputs,
-        write_prefix: defaultWritePrefix(REF, runId),
-        settle: "fast",
-      }),
-    );
-  };
-  await measure(4, 20, throughControlPlane); // warm-up: first requests compile and create objects
-  const viaCp = await measure(1, LATENCY_RUNS, throughControlPlane);
-  const viaDirect = await measure(1, LATENCY_RUNS, direct);
-  print({ bench: "latency.control_plane", ...viaCp });
-  print({ bench: "latency.direct", ...viaDirect });
-  print({
-    bench: "latency.ratio",
-    p50: Math.round((viaCp.p50_ms / viaDirect.p50_ms) * 100) / 100,
-    p99: Math.round((viaCp.p99_ms / viaDirect.p99_ms) * 100) / 100,
+  await recordContainer(home, {
+    ref: REF,
+    platform: "amd64",
+    container_id: "bench-source-processor",
+    name: "theory-bench",
+    port: BASE + 1,
+    image: `127.0.0.1:5000/theory/processor@${DIGEST}`,
+    image_digest: DIGEST,
+    started_at: new Date().toISOString(),
   });
-  for (const concurrency of [1, 16, 64]) {
-    print({
-      bench: "throughput.control_plane",
-      concurrency,
-      ...(await measure(concurrency, THROUGHPUT_RUNS[concurrency] as number, throughControlPlane)),
-    });
+  agent = spawn(
+    process.execPath,
+    [join(root, "agent", "bin", "theory.js"), "agent", "--control-plane", theory.url, "--agent-id", AGENT],
+    {
+      env: {
+        ...process.env,
+        THEORY_HOME: home,
+        THEORY_AGENT_TOKEN: agentGrant.token,
+        THEORY_LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
+
+  // Warm-up: the first requests compile the Workers and create objects.
+  await measure(4, 20, theoryRun);
+  await measure(4, 20, floorRun);
+  await measure(4, 20, directRun);
+
+  const latency: Record<string, Figures[]> = { theory: [], floor: [], direct: [] };
+  for (let round = 0; round < LATENCY_ROUNDS; round++) {
+    latency.floor?.push(await measure(1, LATENCY_PER_ROUND, floorRun));
+    latency.theory?.push(await measure(1, LATENCY_PER_ROUND, theoryRun));
+    latency.direct?.push(await measure(1, LATENCY_PER_ROUND, directRun));
   }
+  const at1 = Object.fromEntries(Object.entries(latency).map(([name, parts]) => [name, merge(parts)]));
+  for (const [name, figures] of Object.entries(at1)) print({ bench: `latency.c1.${name}`, ...figures });
+
+  const throughput: Record<string, Record<string, Figures>> = {};
+  for (const concurrency of [16, 64]) {
+    const runs = THROUGHPUT_RUNS[concurrency] as number;
+    const figures = {
+      floor: await measure(concurrency, runs, floorRun),
+      theory: await measure(concurrency, runs, theoryRun),
+    };
+    throughput[concurrency] = figures;
+    for (const [name, f] of Object.entries(figures))
+      print({ bench: `throughput.c${concurrency}.${name}`, ...f });
+  }
+
+  const streams: Record<string, Stream[]> = { direct: [], floor: [], theory: [] };
+  for (let round = 0; round < STREAM_ROUNDS; round++) {
+    streams.direct?.push(await directStream(STREAM_TOKENS));
+    streams.floor?.push(await floorStream(STREAM_TOKENS));
+    streams.theory?.push(await theoryStream(STREAM_TOKENS, "modal"));
+  }
+  const best = (list: Stream[]) => list.reduce((a, b) => (b.tokens_per_s > a.tokens_per_s ? b : a));
+  for (const [name, list] of Object.entries(streams))
+    print({ bench: `sse.${STREAM_TOKENS}.${name}`, ...best(list) });
+
+  const endpointLong = await withRss(() => theoryStream(AGENT_TOKENS, "modal"));
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  endpointLong.rss_mib.after = await workerdRssMiB(theory.child.pid as number);
+  print({ bench: `stream.${AGENT_TOKENS}.endpoint`, ...endpointLong.result, rss_mib: endpointLong.rss_mib });
+  const agentLong = await withRss(() => theoryStream(AGENT_TOKENS, "local"));
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  agentLong.rss_mib.after = await workerdRssMiB(theory.child.pid as number);
+  print({ bench: `stream.${AGENT_TOKENS}.agent`, ...agentLong.result, rss_mib: agentLong.rss_mib });
+
+  const floor1 = at1.floor as Figures;
+  const theory1 = at1.theory as Figures;
+  const direct1 = at1.direct as Figures;
+  const sse = {
+    direct: best(streams.direct ?? []),
+    floor: best(streams.floor ?? []),
+    theory: best(streams.theory ?? []),
+  };
+  print({
+    bench: "summary",
+    measured_at: new Date().toISOString(),
+    p50_c1_ms: { theory: theory1.p50_ms, floor: floor1.p50_ms, direct: direct1.p50_ms },
+    p50_c1_ratio: {
+      to_floor: ratio(theory1.p50_ms, floor1.p50_ms),
+      to_direct: ratio(theory1.p50_ms, direct1.p50_ms),
+      target_to_floor: "<= 1.3",
+    },
+    p99_c1_ratio_to_floor: ratio(theory1.p99_ms, floor1.p99_ms),
+    runs_per_s: Object.fromEntries(
+      Object.entries(throughput).map(([c, f]) => [
+        `c${c}`,
+        {
+          theory: f.theory?.runs_per_s,
+          floor: f.floor?.runs_per_s,
+          ratio_to_floor: ratio(f.theory?.runs_per_s ?? 0, f.floor?.runs_per_s ?? 1),
+        },
+      ]),
+    ),
+    runs_per_s_c64_target_to_floor: ">= 0.8",
+    sse_tokens_per_s: {
+      theory: sse.theory.tokens_per_s,
+      floor: sse.floor.tokens_per_s,
+      direct: sse.direct.tokens_per_s,
+      ratio_to_direct: ratio(sse.theory.tokens_per_s, sse.direct.tokens_per_s),
+      target_to_direct: ">= 0.5",
+      lost: STREAM_TOKENS - sse.theory.tokens,
+      ordered: sse.theory.ordered,
+    },
+    first_token_ms: {
+      theory: sse.theory.first_token_ms,
+      floor: sse.floor.first_token_ms,
+      direct: sse.direct.first_token_ms,
+      ratio_to_floor_p50: ratio(sse.theory.first_token_ms, floor1.p50_ms),
+      target_to_floor_p50: "<= 2",
+    },
+    agent_path: {
+      tokens: AGENT_TOKENS,
+      state: agentLong.result.state,
+      received: agentLong.result.tokens,
+      tokens_per_s: agentLong.result.tokens_per_s,
+      endpoint_tokens_per_s: endpointLong.result.tokens_per_s,
+      ratio_to_endpoint: ratio(agentLong.result.tokens_per_s, endpointLong.result.tokens_per_s),
+      target_to_endpoint: ">= 0.8",
+    },
+    rss_mib: {
+      endpoint_run: endpointLong.rss_mib,
+      agent_run: agentLong.rss_mib,
+      target_added_peak: "<= 100",
+    },
+  });
 } finally {
-  await controlPlane.stop();
+  agent?.kill("SIGTERM");
+  await Promise.all([theory.stop(), floor.stop()]);
   await processor.stop();
-  await rm(artifactsRoot, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true });
 }

@@ -83,6 +83,10 @@ export async function startControlPlane(options: {
   env?: Record<string, string>;
   /** Durable state to keep across a restart; a fresh folder (removed on stop) when absent. */
   stateDir?: string;
+  /** Another Worker's wrangler config (the benchmark's floor); the control plane's by default. */
+  config?: string;
+  /** The devtools port; wrangler's default (9229) is left to interactive use. */
+  inspectorPort?: number;
 }): Promise<LocalProcess> {
   const dir = await mkdtemp(join(tmpdir(), "theory-cp-"));
   const envFile = join(dir, ".env");
@@ -98,6 +102,8 @@ export async function startControlPlane(options: {
     [
       join(root, "node_modules", "wrangler", "bin", "wrangler.js"),
       "dev",
+      ...(options.config ? ["--config", options.config] : []),
+      ...(options.inspectorPort ? ["--inspector-port", String(options.inspectorPort)] : []),
       "--ip",
       "127.0.0.1",
       "--port",
