@@ -8,9 +8,8 @@ import { planRun } from "../../src/engine/run-plan.ts";
 import { DIRECT_WORLD, type DirectRunResult, runAtEndpoint } from "../direct-run/run.ts";
 import { LocalContainers } from "../docker/containers.ts";
 import { connectDocker, dockerStatus } from "../docker/engine.ts";
-import { localUrl } from "./health.ts";
 import type { LocalDeps } from "./start.ts";
-import { type ContainerRecord, readContainers } from "./state.ts";
+import { type ContainerRecord, localUrl, readContainers } from "./state.ts";
 
 export interface LocalRunRequest {
   ref: string;

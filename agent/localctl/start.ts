@@ -6,13 +6,20 @@ import { refSlug } from "../../src/contract/ref.ts";
 import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
 import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import { waitStartedHealthy } from "../../src/core/health.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { digestOf, envFingerprint, lookupTool } from "../../src/core/tool-registry.ts";
 import type { CliConfig } from "../cli/config.ts";
 import { CONTAINER_NAME, LocalContainers } from "../docker/containers.ts";
 import { connectDocker, ensureEngine } from "../docker/engine.ts";
-import { waitHealthy } from "./health.ts";
-import { type ContainerRecord, forgetContainer, readContainers, recordContainer } from "./state.ts";
+import {
+  type ContainerRecord,
+  forgetContainer,
+  LOCAL_PROBE_TIMEOUT_MS,
+  localUrl,
+  readContainers,
+  recordContainer,
+} from "./state.ts";
 
 /** Where `/artifacts/` of local-scope runs lives on this machine. */
 export const localArtifactsDir = (home: string): string => join(home, "artifacts");
@@ -158,9 +165,9 @@ export async function startLocal(
 
   deps.progress(`waiting for ${name} to answer /healthz on port ${tool.port}`);
   try {
-    await waitHealthy({
-      port: tool.port,
+    await waitStartedHealthy(localUrl(tool.port), `container ${name} on port ${tool.port}`, {
       policy: HEALTH_BACKOFF,
+      timeoutMs: LOCAL_PROBE_TIMEOUT_MS,
       alive: async () => (await containers.find(containerId))?.running === true,
       signal: deps.signal,
     });

@@ -1,6 +1,7 @@
 import { OciRefSchema } from "../../src/contract/primitives.ts";
 import { refSlug } from "../../src/contract/ref.ts";
 import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
+import type { BackoffPolicy } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { digestOf, envFingerprint, lookupTool } from "../../src/core/tool-registry.ts";
 
@@ -8,6 +9,15 @@ import { digestOf, envFingerprint, lookupTool } from "../../src/core/tool-regist
 export const MODAL_PLATFORM = "amd64" as const;
 /** How long a started sandbox lives unless `--lifetime` says otherwise (Modal's own default is 5 min). */
 export const DEFAULT_LIFETIME_S = 3600;
+
+/** A new sandbox's cold start (image pull, boot) can take far longer than a local container's. */
+export const SANDBOX_HEALTH: BackoffPolicy = {
+  initialMs: 100,
+  maxMs: 2000,
+  factor: 2,
+  jitter: 0.2,
+  totalMs: 120_000,
+};
 
 /** Everything the gateway needs to start one ref's sandbox, decided from the tool registry alone. */
 export interface SandboxSpec {
