@@ -5,6 +5,7 @@ import { buildErrorEnvelope, buildSuccessEnvelope, shortMessage } from "../src/c
 import { TheoryError, toErrorBody } from "../src/core/errors.ts";
 import type { Logger } from "../src/core/log.ts";
 import { localRunPrefix, worldRunPrefix } from "../src/core/paths.ts";
+import { requireSecrets } from "../src/core/secrets.ts";
 import { describeIssues } from "../src/core/validation.ts";
 import { localSink, worldSink, writeArtifacts } from "./artifacts.ts";
 import type { ProcessorConfig } from "./config.ts";
@@ -69,11 +70,7 @@ function checkRunnable(payload: ProcessorPayload, tool: Tool, env: ProcessorConf
       throw new TheoryError("ERR_INPUTS", `outputs must name exactly: ${expected}`);
     }
   }
-  if (payload.mode === "real") {
-    const missing = tool.secrets.filter((name) => !env[name]);
-    if (missing.length > 0)
-      throw new TheoryError("ERR_MISSING_SECRET", `missing secret: ${missing.join(", ")}`);
-  }
+  if (payload.mode === "real") requireSecrets(tool.secrets, env);
   return inputs.data;
 }
 

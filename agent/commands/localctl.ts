@@ -5,10 +5,9 @@ import { parseFlags, positiveIntFlag, requiredFlag } from "../cli/flags.ts";
 import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run/cli.ts";
 import { LocalContainers } from "../docker/containers.ts";
 import { connectDocker, ensureEngine } from "../docker/engine.ts";
-import { probeHealth } from "../localctl/health.ts";
 import { runLocal } from "../localctl/run.ts";
 import { type LocalDeps, startLocal, stopLocal } from "../localctl/start.ts";
-import { type ContainerRecord, readContainers } from "../localctl/state.ts";
+import { type ContainerRecord, containerHealthy, readContainers } from "../localctl/state.ts";
 import { loadToolRegistry } from "../tool-registry/load.ts";
 
 const USAGE = `usage: theory localctl <subcommand> [--json]
@@ -71,7 +70,7 @@ async function status(args: string[], context: CliContext): Promise<CommandResul
     return {
       ref: record.ref,
       running,
-      healthy: running && (await probeHealth(record.port)),
+      healthy: running && (await containerHealthy(record.port)),
       port: record.port,
       image_digest: record.image_digest,
       container_id: record.container_id,

@@ -1,12 +1,18 @@
 import { TheoryError } from "../../src/core/errors.ts";
+import { waitStartedHealthy } from "../../src/core/health.ts";
 import { planRun } from "../../src/engine/run-plan.ts";
 import type { CliContext, Command, CommandResult } from "../cli/context.ts";
 import { parseFlags, positiveIntFlag, requiredFlag } from "../cli/flags.ts";
 import { EndpointsClient } from "../control-plane/endpoints-client.ts";
 import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run/cli.ts";
 import { DIRECT_WORLD, runAtEndpoint } from "../direct-run/run.ts";
-import { SANDBOX_HEALTH, waitUrlHealthy } from "../modalctl/health.ts";
-import { MODAL_PLATFORM, sandboxAddress, sandboxSpec, secretValues } from "../modalctl/plan.ts";
+import {
+  MODAL_PLATFORM,
+  SANDBOX_HEALTH,
+  sandboxAddress,
+  sandboxSpec,
+  secretValues,
+} from "../modalctl/plan.ts";
 import { loadToolRegistry } from "../tool-registry/load.ts";
 
 const USAGE = `usage: theory modalctl <subcommand> --ref R [--json]
@@ -50,7 +56,7 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
   const started = await gateway.startSandbox(spec);
   try {
     progress(`waiting for ${started.url}/healthz`);
-    await waitUrlHealthy(started.url, SANDBOX_HEALTH, context.signal);
+    await waitStartedHealthy(started.url, "the sandbox", { policy: SANDBOX_HEALTH, signal: context.signal });
     context.log.info("adapter.health.ok", { ref, sandbox_id: started.sandbox_id });
     await endpoints.put(ref, { url: started.url, image_digest: spec.digest });
     context.log.info("endpoint.registered", { ref });

@@ -13,8 +13,7 @@ import type { Platform } from "../../src/contract/primitives.ts";
 import { type BackoffPolicy, backoffDelay } from "../../src/core/backoff.ts";
 import { canonicalJson } from "../../src/core/canonical.ts";
 import type { Logger } from "../../src/core/log.ts";
-import { probeHealth } from "../localctl/health.ts";
-import { readContainers } from "../localctl/state.ts";
+import { containerHealthy, readContainers } from "../localctl/state.ts";
 
 /** One health probe of a started container, for Hello and before each bridge. */
 const HEALTH_PROBE_MS = 2000;
@@ -143,7 +142,7 @@ export class AgentDaemon {
       Object.values(containers).map(async (record) => ({
         ref: record.ref,
         image_digest: record.image_digest,
-        healthy: await probeHealth(record.port, HEALTH_PROBE_MS),
+        healthy: await containerHealthy(record.port, HEALTH_PROBE_MS),
       })),
     );
   }
@@ -220,7 +219,7 @@ export class AgentDaemon {
         message: `${ref} is not started here (theory localctl start --ref ${ref})`,
       });
     }
-    const healthy = await probeHealth(record.port, HEALTH_PROBE_MS);
+    const healthy = await containerHealthy(record.port, HEALTH_PROBE_MS);
     if (!healthy)
       return this.fail(runId, { code: "ERR_HEALTH", message: `${ref} is started but not healthy` });
     if (!this.bridges.has(runId)) return; // closed by the control plane meanwhile

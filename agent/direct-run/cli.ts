@@ -5,21 +5,10 @@ import { TheoryError } from "../../src/core/errors.ts";
 import type { CliContext, CommandResult } from "../cli/context.ts";
 import { parseFlags, positiveIntFlag, requiredFlag } from "../cli/flags.ts";
 import { INPUT_OPTIONS, readInputs } from "../cli/inputs.ts";
-import type { DirectRunResult } from "./run.ts";
-
-/** The run request fields `localctl run` and `modalctl run` take from their flags. */
-export interface DirectRunArgs {
-  ref: string;
-  run_id: string;
-  mode: "mock" | "real";
-  inputs: Record<string, unknown>;
-  write_prefix?: string;
-  expected_oci?: string;
-  timeout_s?: number;
-}
+import type { DirectRunRequest, DirectRunResult } from "./run.ts";
 
 /** `--ref R --mode M` + inputs + `[--run-id] [--write-prefix] [--expected-oci] [--timeout]`, checked. */
-export async function readDirectRunArgs(args: string[], context: CliContext): Promise<DirectRunArgs> {
+export async function readDirectRunArgs(args: string[], context: CliContext): Promise<DirectRunRequest> {
   const { values } = parseFlags(args, {
     ref: { type: "string" },
     mode: { type: "string" },

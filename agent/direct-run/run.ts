@@ -1,3 +1,4 @@
+import type { RunRequest } from "../../src/contract/api.ts";
 import type { Envelope } from "../../src/contract/envelope.ts";
 import type { ProcessorFrame } from "../../src/contract/frames.ts";
 import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
@@ -10,6 +11,15 @@ import { nodeConnect } from "./node-socket.ts";
 
 /** The world id direct runs are planned under: they are local scope, which never names it in an envelope. */
 export const DIRECT_WORLD = "local";
+
+/**
+ * What `localctl run` and `modalctl run` take from their flags: a run request with its run_id
+ * decided, whose target and artifact scope the command fixes (and no agent or webhook).
+ */
+export type DirectRunRequest = Pick<
+  RunRequest,
+  "ref" | "mode" | "inputs" | "write_prefix" | "expected_oci" | "timeout_s"
+> & { run_id: string };
 
 export interface DirectRunResult {
   envelope: Envelope;

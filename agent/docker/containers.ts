@@ -2,6 +2,7 @@ import type Docker from "dockerode";
 import type { Resources } from "../../src/contract/tool-registry.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
+import { memoryMiB } from "../../src/core/tool-registry.ts";
 import { dockerStatus } from "./engine.ts";
 
 /** What `localctl start` asks the engine for: one host-network container with declared limits. */
@@ -16,12 +17,6 @@ export interface ContainerSpec {
   binds: string[];
 }
 
-export interface ImageInfo {
-  id: string;
-  os: string;
-  architecture: string;
-}
-
 export interface ContainerState {
   id: string;
   /** Without Docker's leading slash. */
@@ -33,14 +28,6 @@ export interface ContainerState {
 
 /** Docker's container name grammar. */
 export const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
-
-/** `256Mi` / `2Gi` -> bytes, for HostConfig.Memory. */
-export function memoryBytes(memory: string): number {
-  const match = /^([1-9][0-9]*)(Mi|Gi)$/.exec(memory);
-  if (!match)
-    throw new TheoryError("ERR_INPUTS", `memory ${JSON.stringify(memory)} is not like 512Mi or 2Gi`);
-  return Number(match[1]) * (match[2] === "Gi" ? 1024 ** 3 : 1024 ** 2);
-}
 
 /** `cpu: 0.25` -> HostConfig.NanoCpus. */
 export const nanoCpus = (cpu: number): number => Math.round(cpu * 1e9);
@@ -78,21 +65,6 @@ export class LocalContainers {
     this.#log = log;
   }
 
-  async inspectImage(image: string): Promise<ImageInfo> {
-    try {
-      const info = await this.#docker.getImage(image).inspect();
-      return { id: info.Id, os: info.Os, architecture: info.Architecture };
-    } catch (error) {
-      if (dockerStatus(error) === 404) {
-        throw new TheoryError(
-          "ERR_IMAGE_NOT_FOUND",
-          `image ${image} is not present locally (docker pull it, or theory imagectl build/push)`,
-        );
-      }
-      throw this.#failure("inspect the image", error);
-    }
-  }
-
   /** The container's live state, or undefined when there is no such container. */
   async find(idOrName: string): Promise<ContainerState | undefined> {
     try {
@@ -122,7 +94,7 @@ export class LocalContainers {
         HostConfig: {
           NetworkMode: "host",
           NanoCpus: nanoCpus(spec.resources.cpu),
-          Memory: memoryBytes(spec.resources.memory),
+          Memory: memoryMiB(spec.resources.memory) * 1024 ** 2,
           Binds: spec.binds,
         },
       });

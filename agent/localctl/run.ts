@@ -1,28 +1,19 @@
 import type { ProcessorFrame } from "../../src/contract/frames.ts";
-import type { Mode } from "../../src/contract/primitives.ts";
 import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
 import { canonicalJson } from "../../src/core/canonical.ts";
 import { buildErrorEnvelope } from "../../src/core/envelope.ts";
 import { envFingerprint, lookupTool } from "../../src/core/tool-registry.ts";
 import { planRun } from "../../src/engine/run-plan.ts";
-import { DIRECT_WORLD, type DirectRunResult, runAtEndpoint } from "../direct-run/run.ts";
+import {
+  DIRECT_WORLD,
+  type DirectRunRequest,
+  type DirectRunResult,
+  runAtEndpoint,
+} from "../direct-run/run.ts";
 import { LocalContainers } from "../docker/containers.ts";
 import { connectDocker, dockerStatus } from "../docker/engine.ts";
-import { localUrl } from "./health.ts";
 import type { LocalDeps } from "./start.ts";
-import { type ContainerRecord, readContainers } from "./state.ts";
-
-export interface LocalRunRequest {
-  ref: string;
-  run_id: string;
-  mode: Mode;
-  inputs: Record<string, unknown>;
-  write_prefix?: string;
-  expected_oci?: string;
-  timeout_s?: number;
-}
-
-export type LocalRunResult = DirectRunResult;
+import { type ContainerRecord, localUrl, readContainers } from "./state.ts";
 
 /** Why the recorded container cannot take a run, or undefined when it can (or Docker cannot tell). */
 async function notRunning(record: ContainerRecord, deps: LocalDeps): Promise<string | undefined> {
@@ -46,9 +37,9 @@ async function notRunning(record: ContainerRecord, deps: LocalDeps): Promise<str
  */
 export async function runLocal(
   registry: ToolRegistry,
-  request: LocalRunRequest,
+  request: DirectRunRequest,
   deps: LocalDeps & { onFrame?(frame: ProcessorFrame, text: string): void },
-): Promise<LocalRunResult> {
+): Promise<DirectRunResult> {
   const tool = lookupTool(registry, request.ref);
   const record = (await readContainers(deps.config.home))[request.ref];
   const problem = record ? await notRunning(record, deps) : undefined;

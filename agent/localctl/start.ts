@@ -1,18 +1,27 @@
 import { chmod, mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { OciRefSchema, type Platform } from "../../src/contract/primitives.ts";
+import type { Platform } from "../../src/contract/primitives.ts";
 import { refSlug } from "../../src/contract/ref.ts";
 import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
 import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import { waitStartedHealthy } from "../../src/core/health.ts";
 import type { Logger } from "../../src/core/log.ts";
-import { digestOf, envFingerprint, lookupTool } from "../../src/core/tool-registry.ts";
+import { requireSecrets } from "../../src/core/secrets.ts";
+import { envFingerprint, lookupTool, resolveImage } from "../../src/core/tool-registry.ts";
 import type { CliConfig } from "../cli/config.ts";
 import { CONTAINER_NAME, LocalContainers } from "../docker/containers.ts";
 import { connectDocker, ensureEngine } from "../docker/engine.ts";
-import { waitHealthy } from "./health.ts";
-import { type ContainerRecord, forgetContainer, readContainers, recordContainer } from "./state.ts";
+import { inspectImage } from "../docker/images.ts";
+import {
+  type ContainerRecord,
+  forgetContainer,
+  LOCAL_PROBE_TIMEOUT_MS,
+  localUrl,
+  readContainers,
+  recordContainer,
+} from "./state.ts";
 
 /** Where `/artifacts/` of local-scope runs lives on this machine. */
 export const localArtifactsDir = (home: string): string => join(home, "artifacts");
@@ -44,24 +53,6 @@ export interface StartResult {
   image_digest: string;
 }
 
-/** The image to start: `--oci` (by digest only) or the tool registry's repository at the platform's pin. */
-function imageFor(registry: ToolRegistry, options: StartOptions): { image: string; digest: string } {
-  const tool = lookupTool(registry, options.ref);
-  if (options.oci !== undefined) {
-    if (!options.oci.includes("@") || !OciRefSchema.safeParse(options.oci).success)
-      throw new TheoryError("ERR_INPUTS", `--oci must be IMAGE@sha256:<hex> (by digest, never a tag)`);
-    return { image: options.oci, digest: digestOf(options.oci) };
-  }
-  const pinned = tool.digests[options.platform];
-  if (!pinned) {
-    throw new TheoryError(
-      "ERR_INPUTS",
-      `${options.ref} has no digest pinned for ${options.platform}: pin one with imagectl pin, or pass --oci`,
-    );
-  }
-  return { image: `${tool.image}@${pinned}`, digest: pinned };
-}
-
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -83,26 +74,24 @@ export async function startLocal(
 ): Promise<StartResult> {
   const { config, log } = deps;
   const tool = lookupTool(registry, options.ref);
-  const { image, digest } = imageFor(registry, options);
+  const { image, digest } = resolveImage(registry, options.ref, options.platform, options.oci);
   const name = options.name ?? defaultContainerName(options.ref);
   if (!CONTAINER_NAME.test(name))
     throw new TheoryError("ERR_INPUTS", `--name ${name} is not a container name`);
-  const missing = tool.secrets.filter((secret) => !env[secret]);
-  if (missing.length > 0) {
-    throw new TheoryError(
-      "ERR_MISSING_SECRET",
-      `${options.ref} needs ${missing.join(", ")} in the environment; nothing was started`,
-    );
-  }
+  const secrets = requireSecrets(
+    tool.secrets,
+    env,
+    `${options.ref} takes it from the environment; nothing was started`,
+  );
 
   const docker = connectDocker(config.dockerSocket);
   await ensureEngine(docker);
   const containers = new LocalContainers(docker, log);
-  const found = await containers.inspectImage(image);
-  if (found.architecture !== options.platform) {
+  const found = await inspectImage(docker, image, "docker pull it, or theory imagectl build/push");
+  if (found.Architecture !== options.platform) {
     throw new TheoryError(
       "ERR_INPUTS",
-      `image ${image} is ${found.os}/${found.architecture}, not ${options.platform}`,
+      `image ${image} is ${found.Os}/${found.Architecture}, not ${options.platform}`,
     );
   }
   const recorded = (await readContainers(config.home))[options.ref];
@@ -124,7 +113,6 @@ export async function startLocal(
   await mkdir(artifacts, { recursive: true });
   await chmod(artifacts, 0o777); // the processor image runs as uid 1000
   deps.progress(`starting ${name} from ${image}`);
-  const secrets = Object.fromEntries(tool.secrets.map((secret) => [secret, env[secret] as string]));
   const containerId = await containers.run({
     name,
     image,
@@ -158,9 +146,9 @@ export async function startLocal(
 
   deps.progress(`waiting for ${name} to answer /healthz on port ${tool.port}`);
   try {
-    await waitHealthy({
-      port: tool.port,
+    await waitStartedHealthy(localUrl(tool.port), `container ${name} on port ${tool.port}`, {
       policy: HEALTH_BACKOFF,
+      timeoutMs: LOCAL_PROBE_TIMEOUT_MS,
       alive: async () => (await containers.find(containerId))?.running === true,
       signal: deps.signal,
     });

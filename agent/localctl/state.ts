@@ -4,7 +4,19 @@ import { z } from "zod";
 import { DigestSchema, PlatformSchema } from "../../src/contract/primitives.ts";
 import { RefSchema } from "../../src/contract/ref.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import { probeHealth } from "../../src/core/health.ts";
 import { describeIssues } from "../../src/core/validation.ts";
+
+/** A recorded container's base URL: containers run on the host network, bound to loopback. */
+export const localUrl = (port: number): string => `http://127.0.0.1:${port}`;
+
+/** One health probe of a recorded container (localctl start and status): loopback answers at once. */
+export const LOCAL_PROBE_TIMEOUT_MS = 1000;
+
+/** Whether the container on `port` answers `/healthz` with a 2xx now (one probe). */
+export async function containerHealthy(port: number, timeoutMs = LOCAL_PROBE_TIMEOUT_MS): Promise<boolean> {
+  return (await probeHealth(localUrl(port), { timeoutMs })).state === "healthy";
+}
 
 /** A container `localctl start` started: what the agent and `localctl run` need to reach it. */
 export const ContainerRecordSchema = z.strictObject({

@@ -1,13 +1,22 @@
-import { OciRefSchema } from "../../src/contract/primitives.ts";
 import { refSlug } from "../../src/contract/ref.ts";
 import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
-import { TheoryError } from "../../src/core/errors.ts";
-import { digestOf, envFingerprint, lookupTool } from "../../src/core/tool-registry.ts";
+import type { BackoffPolicy } from "../../src/core/backoff.ts";
+import { requireSecrets } from "../../src/core/secrets.ts";
+import { envFingerprint, lookupTool, memoryMiB, resolveImage } from "../../src/core/tool-registry.ts";
 
 /** Modal runs amd64 machines: the registry's amd64 pin is the digest a sandbox starts from. */
 export const MODAL_PLATFORM = "amd64" as const;
 /** How long a started sandbox lives unless `--lifetime` says otherwise (Modal's own default is 5 min). */
 export const DEFAULT_LIFETIME_S = 3600;
+
+/** A new sandbox's cold start (image pull, boot) can take far longer than a local container's. */
+export const SANDBOX_HEALTH: BackoffPolicy = {
+  initialMs: 100,
+  maxMs: 2000,
+  factor: 2,
+  jitter: 0.2,
+  totalMs: 120_000,
+};
 
 /** Everything the gateway needs to start one ref's sandbox, decided from the tool registry alone. */
 export interface SandboxSpec {
@@ -32,14 +41,6 @@ export interface SandboxSpec {
 /** The ref's named Modal secret, holding the tool registry's `secrets` for it (`modalctl sync-secrets`). */
 export const secretNameFor = (app: string): string => `${app}-secrets`;
 
-/** `256Mi` / `2Gi` -> MiB, Modal's unit. */
-export function memoryMiB(memory: string): number {
-  const match = /^([1-9][0-9]*)(Mi|Gi)$/.exec(memory);
-  if (!match)
-    throw new TheoryError("ERR_INPUTS", `memory ${JSON.stringify(memory)} is not like 512Mi or 2Gi`);
-  return Number(match[1]) * (match[2] === "Gi" ? 1024 : 1);
-}
-
 /** Where a ref's sandbox lives on Modal: its app, its name in the app, the port it serves. */
 export function sandboxAddress(
   registry: ToolRegistry,
@@ -54,21 +55,7 @@ export function sandboxSpec(
   options: { ref: string; oci?: string; lifetimeS?: number },
 ): SandboxSpec {
   const tool = lookupTool(registry, options.ref);
-  let image: string;
-  if (options.oci !== undefined) {
-    if (!options.oci.includes("@") || !OciRefSchema.safeParse(options.oci).success)
-      throw new TheoryError("ERR_INPUTS", "--oci must be IMAGE@sha256:<hex> (by digest, never a tag)");
-    image = options.oci;
-  } else {
-    const pinned = tool.digests[MODAL_PLATFORM];
-    if (!pinned)
-      throw new TheoryError(
-        "ERR_INPUTS",
-        `${options.ref} has no digest pinned for ${MODAL_PLATFORM}: pin one with imagectl pin, or pass --oci`,
-      );
-    image = `${tool.image}@${pinned}`;
-  }
-  const digest = digestOf(image);
+  const { image, digest } = resolveImage(registry, options.ref, MODAL_PLATFORM, options.oci);
   const fingerprint = envFingerprint(tool.resources);
   return {
     ref: options.ref,
@@ -96,14 +83,8 @@ export function secretValues(
 ): { name: string; values: Record<string, string> } | undefined {
   const tool = lookupTool(registry, ref);
   if (tool.secrets.length === 0) return undefined;
-  const missing = tool.secrets.filter((key) => !env[key]);
-  if (missing.length > 0)
-    throw new TheoryError(
-      "ERR_MISSING_SECRET",
-      `${ref} needs ${missing.join(", ")} in the environment to sync its Modal secret`,
-    );
   return {
     name: secretNameFor(tool.modal.app),
-    values: Object.fromEntries(tool.secrets.map((key) => [key, env[key] as string])),
+    values: requireSecrets(tool.secrets, env, `${ref}'s Modal secret is synced from the environment`),
   };
 }

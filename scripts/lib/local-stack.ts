@@ -6,6 +6,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SCOPES } from "../../src/contract/api.ts";
+import type { BackoffPolicy } from "../../src/core/backoff.ts";
+import { waitStartedHealthy } from "../../src/core/health.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 
@@ -15,20 +17,26 @@ export interface LocalProcess {
   stop(): Promise<void>;
 }
 
-async function waitHealthy(url: string, child: ChildProcess, what: string, attempts = 600): Promise<void> {
-  for (let i = 0; i < attempts; i++) {
-    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode})`);
-    if (
-      await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+/** A local process starts in seconds, but wrangler dev compiles the Worker first (slow on a busy machine). */
+const LOCAL_PROCESS_HEALTH: BackoffPolicy = {
+  initialMs: 50,
+  maxMs: 500,
+  factor: 2,
+  jitter: 0.2,
+  totalMs: 60_000,
+};
+
+/** Healthy, or ERR_HEALTH (the child is killed) when it exits or never answers within the budget. */
+async function waitHealthy(url: string, child: ChildProcess, what: string): Promise<void> {
+  try {
+    await waitStartedHealthy(url, what, {
+      policy: LOCAL_PROCESS_HEALTH,
+      alive: () => child.exitCode === null,
+    });
+  } catch (error) {
+    child.kill();
+    throw error;
   }
-  child.kill();
-  throw new Error(`${what} did not become healthy at ${url}`);
 }
 
 const stopper =

@@ -71,10 +71,13 @@ export interface EnvelopeExpectation {
 
 export type EnvelopeCheck = { ok: true; envelope: Envelope } | { ok: false; error: ErrorBody };
 
-const violation = (message: string): EnvelopeCheck => ({
-  ok: false,
-  error: { code: "ERR_INTERNAL", message: shortMessage(`processor broke the contract: ${message}`) },
-});
+/**
+ * A processor's breach, always ERR_INTERNAL: of the contract (its envelope: checkEnvelope) or of the
+ * frame protocol (the orchestrator).
+ */
+export function processorViolation(broke: "contract" | "protocol", message: string): ErrorBody {
+  return { code: "ERR_INTERNAL", message: shortMessage(`processor broke the ${broke}: ${message}`) };
+}
 
 /**
  * Every invariant the control plane holds a processor's result to (docs/contract.md#the-envelope). Fails closed:
@@ -82,9 +85,17 @@ const violation = (message: string): EnvelopeCheck => ({
  */
 export function checkEnvelope(raw: unknown, expect: EnvelopeExpectation): EnvelopeCheck {
   const parsed = EnvelopeSchema.safeParse(raw);
-  if (!parsed.success) return violation(`invalid envelope (${describeIssues(parsed.error)})`);
+  if (!parsed.success)
+    return {
+      ok: false,
+      error: processorViolation("contract", `invalid envelope (${describeIssues(parsed.error)})`),
+    };
   const envelope = parsed.data;
-  if (envelope.run_id !== expect.runId) return violation(`run_id ${envelope.run_id} is not ${expect.runId}`);
+  if (envelope.run_id !== expect.runId)
+    return {
+      ok: false,
+      error: processorViolation("contract", `run_id ${envelope.run_id} is not ${expect.runId}`),
+    };
 
   const actual = envelope.meta.image_digest;
   if (expect.expectedDigest !== undefined && actual !== undefined && actual !== expect.expectedDigest) {
@@ -100,15 +111,25 @@ export function checkEnvelope(raw: unknown, expect: EnvelopeExpectation): Envelo
 
   const relative = envelope.outputs.map((output) => relativeToPrefix(output.path, expect.runPrefix));
   if (relative.some((path) => path === undefined))
-    return violation(`an output is outside ${expect.runPrefix}`);
+    return { ok: false, error: processorViolation("contract", `an output is outside ${expect.runPrefix}`) };
   if (envelope.index_path !== artifactUri(expect.runPrefix, OUTPUT_INDEX)) {
-    return violation(`index_path is not ${artifactUri(expect.runPrefix, OUTPUT_INDEX)}`);
+    return {
+      ok: false,
+      error: processorViolation(
+        "contract",
+        `index_path is not ${artifactUri(expect.runPrefix, OUTPUT_INDEX)}`,
+      ),
+    };
   }
   const paths = envelope.outputs.map((output) => output.path);
-  if (!isSortedUnique(paths)) return violation("outputs are not sorted and unique");
+  if (!isSortedUnique(paths))
+    return { ok: false, error: processorViolation("contract", "outputs are not sorted and unique") };
   const proved = Object.keys(envelope.meta.proof.etag_map).sort(compareCodeUnits);
   if (proved.join("\n") !== (relative as string[]).join("\n")) {
-    return violation("etag_map does not cover exactly the outputs");
+    return {
+      ok: false,
+      error: processorViolation("contract", "etag_map does not cover exactly the outputs"),
+    };
   }
   return { ok: true, envelope };
 }

@@ -1,5 +1,5 @@
 import { parse as parseYaml } from "yaml";
-import { DigestSchema, type Platform } from "../contract/primitives.ts";
+import { DigestSchema, OciRefSchema, type Platform } from "../contract/primitives.ts";
 import {
   type Resources,
   type ToolEntry,
@@ -37,6 +37,14 @@ export function envFingerprint(resources: Resources): string {
   return `cpu:${resources.cpu};memory:${resources.memory}`;
 }
 
+/** `256Mi` / `2Gi` -> MiB (Modal's unit; Docker's bytes are MiB × 1024²). */
+export function memoryMiB(memory: string): number {
+  const match = /^([1-9][0-9]*)(Mi|Gi)$/.exec(memory);
+  if (!match)
+    throw new TheoryError("ERR_INPUTS", `memory ${JSON.stringify(memory)} is not like 512Mi or 2Gi`);
+  return Number(match[1]) * (match[2] === "Gi" ? 1024 : 1);
+}
+
 /** The digest part of `IMAGE@sha256:…` or of a bare `sha256:…`. */
 export function digestOf(oci: string): string {
   const digest = oci.slice(oci.lastIndexOf("@") + 1);
@@ -52,4 +60,31 @@ export function expectedDigest(
   expectedOci?: string,
 ): string | undefined {
   return expectedOci !== undefined ? digestOf(expectedOci) : entry.digests[platform];
+}
+
+/**
+ * The image a ref starts from on a platform (localctl start, modalctl start): `oci` when given (by
+ * digest only, never a tag), else the registry's repository at the platform's pin. ERR_INPUTS when
+ * neither is there.
+ */
+export function resolveImage(
+  registry: ToolRegistry,
+  ref: string,
+  platform: Platform,
+  oci?: string,
+): { image: string; digest: string } {
+  const tool = lookupTool(registry, ref);
+  if (oci !== undefined) {
+    if (!oci.includes("@") || !OciRefSchema.safeParse(oci).success)
+      throw new TheoryError("ERR_INPUTS", "--oci must be IMAGE@sha256:<hex> (by digest, never a tag)");
+    return { image: oci, digest: digestOf(oci) };
+  }
+  const pinned = tool.digests[platform];
+  if (!pinned) {
+    throw new TheoryError(
+      "ERR_INPUTS",
+      `${ref} has no digest pinned for ${platform}: pin one with imagectl pin, or pass --oci`,
+    );
+  }
+  return { image: `${tool.image}@${pinned}`, digest: pinned };
 }

@@ -1,6 +1,7 @@
 import { RUN_SUBPROTOCOL } from "../contract/frames.ts";
-import { type BackoffPolicy, backoffSchedule } from "../core/backoff.ts";
+import type { BackoffPolicy } from "../core/backoff.ts";
 import { TheoryError } from "../core/errors.ts";
+import { healthError, pollHealth } from "../core/health.ts";
 import type { Logger } from "../core/log.ts";
 import type { RunTransport, TransportHandlers, TransportSession } from "./transport.ts";
 
@@ -32,29 +33,22 @@ const wsUrl = (base: string) => `${base.replace(/^http/, "ws").replace(/\/+$/, "
  * to directly): resolve, health with bounded backoff, one theory.run.v1 socket. Transport only.
  */
 export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
-  const sleep = deps.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
   const headers = deps.headers ?? {};
 
   async function checkHealth(base: string, ref: string): Promise<void> {
-    let answered: number | undefined;
-    for (const delay of [0, ...backoffSchedule(deps.health, deps.random ?? Math.random)]) {
-      if (delay > 0) await sleep(delay);
-      try {
-        const response = await deps.fetch(`${base.replace(/\/+$/, "")}/healthz`, { headers });
-        await response.body?.cancel();
-        if (response.ok) {
-          deps.log?.info("adapter.health.ok", { ref });
-          return;
-        }
-        answered = response.status;
-      } catch {
-        // Not reachable (yet): keep polling within the budget.
-      }
+    const poll = await pollHealth(base, {
+      policy: deps.health,
+      headers,
+      fetch: deps.fetch,
+      sleep: deps.sleep,
+      random: deps.random,
+    });
+    if (poll.state === "healthy") {
+      deps.log?.info("adapter.health.ok", { ref });
+      return;
     }
-    deps.log?.warn("adapter.health.error", { ref, status: answered });
-    if (answered === undefined)
-      throw new TheoryError("ERR_ENDPOINT_MISSING", `endpoint for ${ref} is not reachable`);
-    throw new TheoryError("ERR_HEALTH", `endpoint for ${ref} is unhealthy (HTTP ${answered})`);
+    deps.log?.warn("adapter.health.error", { ref, status: "status" in poll ? poll.status : undefined });
+    throw healthError(poll, { kind: "registered", name: `endpoint for ${ref}` });
   }
 
   return {

@@ -2,7 +2,7 @@ import type { Envelope, ErrorBody } from "../contract/envelope.ts";
 import { MAX_FRAME_BYTES, type ProcessorFrame, ProcessorFrameSchema } from "../contract/frames.ts";
 import { type BackoffPolicy, backoffDelay } from "../core/backoff.ts";
 import { canonicalJson, sha256Hex } from "../core/canonical.ts";
-import { buildErrorEnvelope, checkEnvelope } from "../core/envelope.ts";
+import { buildErrorEnvelope, checkEnvelope, processorViolation } from "../core/envelope.ts";
 import { TheoryError, toErrorBody } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { describeIssues } from "../core/validation.ts";
@@ -67,11 +67,6 @@ class AttemptFailure extends Error {
     this.reportedDigest = reportedDigest;
   }
 }
-
-const violation = (message: string) => ({
-  code: "ERR_INTERNAL" as const,
-  message: `processor broke the protocol: ${message}`,
-});
 
 /**
  * The orchestrator's run: open one session through the transport, send RunOpen, hold the processor
@@ -169,7 +164,10 @@ async function settleResult(plan: RunPlan, raw: unknown, hooks: RunHooks): Promi
   const envelope = checked.envelope;
   if (envelope.meta.env_fingerprint !== plan.envFingerprint) {
     throw new AttemptFailure(
-      violation(`env_fingerprint ${envelope.meta.env_fingerprint} is not ${plan.envFingerprint}`),
+      processorViolation(
+        "protocol",
+        `env_fingerprint ${envelope.meta.env_fingerprint} is not ${plan.envFingerprint}`,
+      ),
       true,
       digest,
     );
@@ -237,25 +235,28 @@ function runOnce(
 
     const onMessage = (text: string) => {
       if (phase === "done") return;
-      if (text.length > MAX_FRAME_BYTES) return fail(violation("a frame over 1 MiB"), "frame too large");
+      if (text.length > MAX_FRAME_BYTES)
+        return fail(processorViolation("protocol", "a frame over 1 MiB"), "frame too large");
       let json: unknown;
       try {
         json = JSON.parse(text);
       } catch {
-        return fail(violation("a frame that is not JSON"), "malformed frame");
+        return fail(processorViolation("protocol", "a frame that is not JSON"), "malformed frame");
       }
       const parsed = ProcessorFrameSchema.safeParse(json);
       if (!parsed.success) {
         return fail(
-          violation(`an unknown or malformed frame (${describeIssues(parsed.error)})`),
+          processorViolation("protocol", `an unknown or malformed frame (${describeIssues(parsed.error)})`),
           "unknown frame",
         );
       }
       const frame = parsed.data;
       switch (frame.kind) {
         case "Ack":
-          if (phase !== "open") return fail(violation("Ack out of order"), "unexpected Ack");
-          if (frame.content.run_id !== plan.runId) return fail(violation("Ack for another run"), "wrong run");
+          if (phase !== "open")
+            return fail(processorViolation("protocol", "Ack out of order"), "unexpected Ack");
+          if (frame.content.run_id !== plan.runId)
+            return fail(processorViolation("protocol", "Ack for another run"), "wrong run");
           phase = "acked";
           observer.onAck();
           break;
@@ -263,17 +264,26 @@ function runOnce(
         case "Event":
         case "Log":
           if (phase !== "acked")
-            return fail(violation(`${frame.kind} before Ack or after RunResult`), "unexpected frame");
+            return fail(
+              processorViolation("protocol", `${frame.kind} before Ack or after RunResult`),
+              "unexpected frame",
+            );
           break;
         case "RunResult":
           if (phase !== "acked")
-            return fail(violation("RunResult before Ack or twice"), "unexpected RunResult");
+            return fail(
+              processorViolation("protocol", "RunResult before Ack or twice"),
+              "unexpected RunResult",
+            );
           phase = "result";
           result = frame.content;
           break;
         default: {
           const unreachable: never = frame;
-          return fail(violation(`unhandled frame ${String(unreachable)}`), "unknown frame");
+          return fail(
+            processorViolation("protocol", `unhandled frame ${String(unreachable)}`),
+            "unknown frame",
+          );
         }
       }
       observer.onFrame(frame, text);
@@ -295,7 +305,7 @@ function runOnce(
             finish({
               ok: false,
               body: acked
-                ? violation(`connection closed mid-run (${code})`)
+                ? processorViolation("protocol", `connection closed mid-run (${code})`)
                 : {
                     code: "ERR_ENDPOINT_MISSING",
                     message: `processor closed the connection before acknowledging (${code})`,

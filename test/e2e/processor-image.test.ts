@@ -2,7 +2,8 @@ import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { backoffSchedule, HEALTH_BACKOFF } from "../../src/core/backoff.ts";
+import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
+import { pollHealth } from "../../src/core/health.ts";
 import {
   converse,
   payloadFor,
@@ -20,17 +21,8 @@ let hostArtifacts = "";
 let source: RunningProcessor;
 
 async function waitHealthy(url: string): Promise<void> {
-  for (const delay of [0, ...backoffSchedule(HEALTH_BACKOFF, Math.random)]) {
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-  }
-  throw new Error(`not healthy: ${url}\n${await docker("logs", container).catch(() => "")}`);
+  if ((await pollHealth(url, { policy: HEALTH_BACKOFF })).state !== "healthy")
+    throw new Error(`not healthy: ${url}\n${await docker("logs", container).catch(() => "")}`);
 }
 
 beforeAll(async () => {
@@ -56,7 +48,7 @@ beforeAll(async () => {
     inject("processorImage"),
   );
   base = `127.0.0.1:${port}`;
-  await waitHealthy(`http://${base}/healthz`);
+  await waitHealthy(`http://${base}`);
   source = await startProcessor({ toolRef: "llm/litellm@1", env: { IMAGE_DIGEST: digest, ENV_FINGERPRINT } });
 });
 
