@@ -146,19 +146,20 @@ describe("docs links", () => {
   it("reports a made-up anchor, a missing page and a broken markdown link", async () => {
     // Assembled at run time, so this file itself cites nothing that does not exist.
     const page = ["docs", "api.md"].join("/");
-    const source = `see ${page}#runs, #no-such-heading and ${["docs", "nowhere.md"].join("/")}#runs`;
+    const missing = ["docs", "nowhere.md"].join("/");
+    const source = `see ${page}#runs, #no-such-heading and ${missing}#runs`;
     const cited = docCitations(source).map((target) => ({ source: "probe.ts", base: root, target }));
     expect(cited.map((reference) => reference.target)).toEqual([
       `${page}#runs`,
       `${page}#no-such-heading`,
-      "docs/nowhere.md#runs",
+      `${missing}#runs`,
     ]);
     const linked = relativeLinks("[a](contract.md#not-a-heading) [b](#errors) `[c](ignored.md)`").map(
       (target) => ({ source: "docs/api.md", base: join(root, "docs"), target }),
     );
     expect(await brokenReferences([...cited, ...linked], readText)).toEqual([
       `probe.ts -> ${page}#no-such-heading: no heading #no-such-heading in docs/api.md`,
-      "probe.ts -> docs/nowhere.md#runs: no such file docs/nowhere.md",
+      `probe.ts -> ${missing}#runs: no such file ${missing}`,
       "docs/api.md -> contract.md#not-a-heading: no heading #not-a-heading in docs/contract.md",
     ]);
   });
