@@ -1,14 +1,23 @@
+import { encodeSseEvents } from "../src/core/sse-writer.ts";
+
+/** One run event: `seq` on stored events (absent on the terminal `done`), the frame kind, its text. */
+export interface RunEvent {
+  seq?: number;
+  kind: string;
+  data: string;
+}
+
 /**
  * How run events look to subscribers. SSE: `id` is the event's seq (for Last-Event-ID), `event` the
  * frame kind, `data` the processor's frame text unchanged; the terminal `done` carries the envelope.
- * WebSocket: one JSON text per event with the same three fields.
+ * The bytes are made once per batch of events, whichever number of subscribers they go to.
  */
-export function sseEvent(event: { seq?: number; kind: string; data: string }): string {
-  const id = event.seq === undefined ? "" : `id: ${event.seq}\n`;
-  return `${id}event: ${event.kind}\ndata: ${event.data}\n\n`;
+export function sseEvents(events: readonly RunEvent[]): Uint8Array {
+  return encodeSseEvents(events.map(({ seq, kind, data }) => ({ id: seq, event: kind, data })));
 }
 
-export function wsEvent(event: { seq?: number; kind: string; data: string }): string {
+/** WebSocket: one JSON text per event with the same three fields. */
+export function wsEvent(event: RunEvent): string {
   const id = event.seq === undefined ? "" : `"id":${event.seq},`;
   return `{${id}"event":${JSON.stringify(event.kind)},"data":${event.data}}`;
 }

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import type { SSEStreamingApi } from "hono/streaming";
 import {
   isTerminal,
   type Receipt,
@@ -13,6 +14,7 @@ import { canonicalJson, sha256Hex } from "../src/core/canonical.ts";
 import { buildErrorEnvelope } from "../src/core/envelope.ts";
 import { TheoryError, toErrorBody } from "../src/core/errors.ts";
 import { ENVELOPE_OBJECT, RECEIPT_OBJECT, worldObjectKey } from "../src/core/paths.ts";
+import { openSseStream, SSE_HEADERS } from "../src/core/sse-writer.ts";
 import { envFingerprint, lookupTool } from "../src/core/tool-registry.ts";
 import { checkOutboundUrl } from "../src/core/url-policy.ts";
 import { endpointTransport } from "../src/engine/endpoint-transport.ts";
@@ -23,7 +25,7 @@ import { agentTunnel, endpointDirectory } from "../src/worker/objects.ts";
 import { type Runtime, runtimeFor } from "../src/worker/runtime.ts";
 import { agentTransport } from "../src/worker/transports/agent-transport.ts";
 import { workerdConnect } from "../src/worker/transports/workerd-socket.ts";
-import { DONE, resumeAfter, sseEvent, wsEvent } from "./event-stream.ts";
+import { DONE, type RunEvent, resumeAfter, sseEvents, wsEvent } from "./event-stream.ts";
 import { type RunRow, RunTable } from "./run-table.ts";
 import { WebhookDeliveries } from "./webhook-deliveries.ts";
 
@@ -51,7 +53,7 @@ export class RunSession extends DurableObject<Env> {
   private readonly table: RunTable;
   private readonly deliveries: WebhookDeliveries;
   private execution?: { controller: AbortController; done: Promise<void> };
-  private readonly sseSubscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  private readonly sseSubscribers = new Set<SSEStreamingApi>();
   private readonly settledWaiters = new Set<() => void>();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -392,11 +394,11 @@ export class RunSession extends DurableObject<Env> {
     for (const wake of [...this.settledWaiters]) wake();
   }
 
-  private broadcast(event: { seq?: number; kind: string; data: string }, last = false): void {
-    const sse = encoder.encode(sseEvent(event));
-    for (const writer of this.sseSubscribers) {
-      writer.write(sse).catch(() => this.sseSubscribers.delete(writer));
-      if (last) writer.close().catch(() => {});
+  private broadcast(event: RunEvent, last = false): void {
+    const sse = sseEvents([event]);
+    for (const stream of this.sseSubscribers) {
+      void stream.write(sse);
+      if (last) void stream.close();
     }
     if (last) this.sseSubscribers.clear();
     const text = wsEvent(event);
@@ -411,24 +413,19 @@ export class RunSession extends DurableObject<Env> {
   }
 
   private streamSse(after: number): Response {
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const writer = writable.getWriter();
-    const replay = this.table
-      .eventsAfter(after)
-      .map((e) => sseEvent({ seq: e.seq, kind: e.kind, data: e.data }))
-      .join("");
-    void writer.write(encoder.encode(replay));
+    const stream = openSseStream();
+    void stream.write(sseEvents(this.table.eventsAfter(after)));
     const current = this.table.get() as RunRow;
     if (isTerminal(current.state)) {
-      void writer
-        .write(encoder.encode(sseEvent({ kind: DONE, data: current.envelope as string })))
-        .then(() => writer.close());
+      void stream.write(sseEvents([{ kind: DONE, data: current.envelope as string }]));
+      void stream.close();
     } else {
-      this.sseSubscribers.add(writer);
+      this.sseSubscribers.add(stream);
+      stream.onAbort(() => {
+        this.sseSubscribers.delete(stream);
+      });
     }
-    return new Response(readable, {
-      headers: { "content-type": "text/event-stream", "cache-control": "no-store" },
-    });
+    return new Response(stream.responseReadable, { headers: SSE_HEADERS });
   }
 
   private acceptSubscriber(after: number): Response {

@@ -1,8 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { ApiError, Envelope } from "../src/contract/envelope.ts";
 import { MAX_FRAME_BYTES } from "../src/contract/frames.ts";
 import { canonicalJson } from "../src/core/canonical.ts";
 import { TheoryError } from "../src/core/errors.ts";
+import { encodeSseEvents, openSseStream, SSE_HEADERS } from "../src/core/sse-writer.ts";
 import { checkPayload, errorReply, type RunDeps, runTool } from "./run-tool.ts";
 import type { ProgressFrame } from "./tools/tool.ts";
 
@@ -64,17 +67,23 @@ export async function handleRunHttp(
     const envelope = await runTool(checked.payload, () => {}, abort.signal, deps);
     return send(res, statusOf(envelope), envelope);
   }
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store" });
+  res.writeHead(200, SSE_HEADERS);
+  const sse = openSseStream();
+  const delivered = pipeline(Readable.fromWeb(sse.responseReadable), res).catch(() => {
+    // The client went away mid-stream: the close above already aborted the run.
+  });
   let id = 0;
-  const event = (name: string, data: string) => res.write(`event: ${name}\nid: ${id++}\ndata: ${data}\n\n`);
+  const emit = (event: string, data: string) =>
+    void sse.write(encodeSseEvents([{ event, id: id++, data }], { idAfterEvent: true }));
   const envelope = await runTool(
     checked.payload,
-    (frame: ProgressFrame) => event("progress", canonicalJson(frame)),
+    (frame: ProgressFrame) => emit("progress", canonicalJson(frame)),
     abort.signal,
     deps,
   );
-  event("done", canonicalJson(envelope));
-  res.end();
+  emit("done", canonicalJson(envelope));
+  void sse.close();
+  await delivered;
 }
 
 export function sendNotFound(res: ServerResponse, deps: RunDeps, what: string): void {

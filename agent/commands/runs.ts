@@ -1,8 +1,8 @@
 import { RunIdSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import type { SseEvent } from "../../src/core/sse-reader.ts";
 import type { CliContext, Command, CommandResult } from "../cli/context.ts";
 import { parseFlags } from "../cli/flags.ts";
-import type { SseEvent } from "../control-plane/client.ts";
 import { clientFor } from "../control-plane/for-cli.ts";
 
 const USAGE = `usage: theory runs <subcommand> [--json]

@@ -4,9 +4,7 @@ import { ApiErrorSchema, type Envelope, EnvelopeSchema } from "../../src/contrac
 import { type BackoffPolicy, backoffSchedule } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
-import { readSse, type SseEvent } from "./sse.ts";
-
-export type { SseEvent } from "./sse.ts";
+import { readSse, type SseEvent } from "../../src/core/sse-reader.ts";
 
 /** The terminal event of a run's stream; its data is the envelope. */
 export const DONE_EVENT = "done";

@@ -11,6 +11,7 @@ import {
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
 import { EnvelopeSchema } from "../../src/contract/envelope.ts";
+import { sseEventsOf } from "../support/sse.ts";
 import { freePort } from "./support/docker.ts";
 
 const DIGEST = `sha256:${"3".repeat(64)}`;
@@ -107,18 +108,7 @@ describe("conformance: the contract against the running Worker (wrangler dev)", 
   it("a run that streams 10k tokens loses and reorders none (stored events, replayed over SSE)", async () => {
     const { body } = await post(request("c-10k", { inputs: { prompt: "long", max_tokens: 10_000 } }));
     expect(body.state).toBe("succeeded");
-    const text = await (await fetch(`${controlPlane.url}/v1/runs/c-10k/events`, { headers })).text();
-    const events = text
-      .split("\n\n")
-      .filter(Boolean)
-      .map(
-        (block) =>
-          Object.fromEntries(
-            block
-              .split("\n")
-              .map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]),
-          ) as Record<string, string>,
-      );
+    const events = await sseEventsOf(await fetch(`${controlPlane.url}/v1/runs/c-10k/events`, { headers }));
     const tokens = events
       .filter((e) => e.event === "Token")
       .map((e) => JSON.parse(e.data as string).content.text);

@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ControlPlaneClient, type SseEvent } from "../../agent/control-plane/client.ts";
-import { readSse } from "../../agent/control-plane/sse.ts";
+import { ControlPlaneClient } from "../../agent/control-plane/client.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { createLogger } from "../../src/core/log.ts";
+import { readSse } from "../../src/core/sse-reader.ts";
+import { collect } from "../support/sse.ts";
 
 const TOKEN = "test-token-value";
 const FAST = { initialMs: 10, maxMs: 40, factor: 2, jitter: 0, totalMs: 100 };
@@ -45,12 +46,6 @@ const client = (baseUrl: string) =>
     log: createLogger({ sink: (line) => logs.push(line) }),
     reconnect: FAST,
   });
-
-async function collect(events: AsyncIterable<SseEvent>): Promise<SseEvent[]> {
-  const all: SseEvent[] = [];
-  for await (const event of events) all.push(event);
-  return all;
-}
 
 const sse = (res: ServerResponse) => res.writeHead(200, { "content-type": "text/event-stream" });
 

@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { ReceiptSchema, RunResourceSchema } from "../../src/contract/api.ts";
 import { sha256Hex } from "../../src/core/canonical.ts";
 import { directEnvelope } from "../support/direct.ts";
-import { api, parseSse, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
+import { sseEventsOf } from "../support/sse.ts";
+import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
 
@@ -73,7 +74,7 @@ describe("a run through the Worker and its RunSession, against the real processo
     expect(resource.state).toBe("succeeded");
     const receipt = ReceiptSchema.parse(await (await api(`/v1/runs/${runId}/receipt`)).json());
     expect(receipt.attempts).toHaveLength(1);
-    const events = parseSse(await (await api(`/v1/runs/${runId}/events`)).text());
+    const events = await sseEventsOf(await api(`/v1/runs/${runId}/events`));
     expect(events.filter((e) => e.event === "Ack")).toHaveLength(1);
   });
 
@@ -124,14 +125,32 @@ describe("a run through the Worker and its RunSession, against the real processo
   it("events: SSE replay after the run ended, then done with the envelope; Last-Event-ID resumes", async () => {
     const runId = uniqueRunId("events");
     const { resource } = await runAndWait(runRequest(runId));
-    const all = parseSse(await (await api(`/v1/runs/${runId}/events`)).text());
+    const all = await sseEventsOf(await api(`/v1/runs/${runId}/events`));
     expect(all.map((e) => e.event)).toEqual(["Ack", "Token", "Token", "Token", "Token", "Token", "done"]);
     expect(all.slice(0, -1).map((e) => e.id)).toEqual(["1", "2", "3", "4", "5", "6"]);
     expect(JSON.parse(all.at(-1)?.data as string)).toEqual(resource.envelope);
-    const resumed = parseSse(
-      await (await api(`/v1/runs/${runId}/events`, { headers: { "Last-Event-ID": "4" } })).text(),
+    const resumed = await sseEventsOf(
+      await api(`/v1/runs/${runId}/events`, { headers: { "Last-Event-ID": "4" } }),
     );
     expect(resumed.map((e) => e.id ?? e.event)).toEqual(["5", "6", "done"]);
+  });
+
+  it("events live: every subscriber gets the replay's exact bytes; one that leaves early stops no other", async () => {
+    const runId = uniqueRunId("live");
+    const request = runRequest(runId, { inputs: { prompt: "hi", max_tokens: 5, token_delay_ms: 40 } });
+    await api("/v1/runs", { method: "POST", json: request });
+    const [first, second, leaver] = await Promise.all([1, 2, 3].map(() => api(`/v1/runs/${runId}/events`)));
+    expect(first?.headers.get("content-type")).toBe("text/event-stream");
+    await leaver?.body?.cancel();
+    const live = await Promise.all([first?.text(), second?.text()]);
+    const { resource } = await runAndWait(request);
+    expect(resource.state).toBe("succeeded");
+    const replay = await (await api(`/v1/runs/${runId}/events`)).text();
+    expect(live).toEqual([replay, replay]);
+    const envelope = await (await api(`/v1/runs/${runId}/envelope`)).text();
+    const stored = "id: (\\d+)\\nevent: (Ack|Token)\\ndata: \\{[^\\n]*\\}\\n\\n";
+    expect(replay).toMatch(new RegExp(`^(${stored}){6}event: done\\ndata: [^\\n]+\\n\\n$`));
+    expect(replay.endsWith(`event: done\ndata: ${envelope}\n\n`)).toBe(true);
   });
 });
 

@@ -47,16 +47,3 @@ export async function runAndWait(request: object, seconds = 20) {
   });
   return { status: response.status, resource: (await response.json()) as any, headers: response.headers };
 }
-
-/** Parses an SSE body into events. */
-export function parseSse(text: string): { id?: string; event: string; data: string }[] {
-  return text
-    .split("\n\n")
-    .filter((block) => block.trim())
-    .map((block) => {
-      const fields: Record<string, string> = {};
-      for (const line of block.split("\n"))
-        fields[line.slice(0, line.indexOf(":"))] = line.slice(line.indexOf(":") + 2);
-      return { id: fields.id, event: fields.event ?? "", data: fields.data ?? "" };
-    });
-}

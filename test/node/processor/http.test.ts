@@ -13,6 +13,7 @@ import {
 } from "../../../src/contract/index.ts";
 import { canonicalJson } from "../../../src/core/canonical.ts";
 import { payloadFor, postJson, type RunningProcessor, startProcessor } from "../../support/processor.ts";
+import { sseEventsOf } from "../../support/sse.ts";
 
 const crashingTool: Tool = {
   ref: "test/crash@1",
@@ -126,14 +127,7 @@ describe("processor HTTP", () => {
       const { status, text, headers } = await postJson(`${litellm.http}/run-stream`, payload);
       expect(status).toBe(200);
       expect(headers.get("content-type")).toBe("text/event-stream");
-      const events = text
-        .trim()
-        .split("\n\n")
-        .map((block) =>
-          Object.fromEntries(
-            block.split("\n").map((line) => [line.split(": ")[0], line.slice(line.indexOf(": ") + 2)]),
-          ),
-        );
+      const events = await sseEventsOf(text);
       expect(events.map((e) => e.event)).toEqual([
         "progress",
         "progress",
@@ -146,6 +140,9 @@ describe("processor HTTP", () => {
       expect(JSON.parse(events[0]?.data as string)).toEqual({ kind: "Token", content: { text: "This " } });
       const plain = await postJson(`${litellm.http}/run`, payload);
       expect(events[5]?.data).toBe(plain.text);
+      // The legacy stream's own field order, byte for byte: event, id, data.
+      expect(text).toMatch(/^event: progress\nid: 0\ndata: \{[^\n]*\}\n\nevent: progress\nid: 1\n/);
+      expect(text.endsWith(`event: done\nid: 5\ndata: ${plain.text}\n\n`)).toBe(true);
     } finally {
       await litellm.close();
     }
