@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readSse } from "../agent/control-plane/sse.ts";
+import { readSse } from "../src/core/sse-reader.ts";
 import { recordContainer } from "../agent/localctl/state.ts";
 import { RUN_SUBPROTOCOL } from "../src/contract/frames.ts";
 import { defaultWritePrefix } from "../src/core/paths.ts";
