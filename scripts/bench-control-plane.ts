@@ -9,10 +9,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readSse } from "../src/core/sse-reader.ts";
 import { recordContainer } from "../agent/localctl/state.ts";
 import { RUN_SUBPROTOCOL } from "../src/contract/frames.ts";
 import { defaultWritePrefix } from "../src/core/paths.ts";
+import { readSse } from "../src/core/sse-reader.ts";
 import { makeGrant, startControlPlane, startProcessorProcess } from "./lib/local-stack.ts";
 import { type Figures, measure, print, wsRun } from "./lib/measure.ts";
 
