@@ -197,7 +197,7 @@ describe("theory imagectl build|push|pin|publish (real engine, real registry on 
     await docker("tag", imageId, `${image}:${HOST}-build`);
     try {
       const pushed = await imagectl("push", "echo/text@1", HOST, [], { registry });
-      expect(failure(pushed, "ERR_DOCKER", 11)).toContain("is the registry at");
+      expect(failure(pushed, "ERR_DOCKER", 11)).toContain("is the image registry at");
       const before = await readFile(registry, "utf8");
       const pinned = await imagectl("pin", "echo/text@1", HOST, [], { registry });
       expect(failure(pinned, "ERR_IMAGE_NOT_FOUND", 8)).toContain("run imagectl push first");
