@@ -2,7 +2,7 @@ import { TheoryError } from "../../src/core/errors.ts";
 import { planRun } from "../../src/engine/run-plan.ts";
 import type { CliContext, Command, CommandResult } from "../cli/context.ts";
 import { parseFlags, positiveIntFlag, requiredFlag } from "../cli/flags.ts";
-import { EndpointsClient } from "../control-plane/endpoints-client.ts";
+import { controlPlaneClientFor } from "../control-plane/client.ts";
 import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run/cli.ts";
 import { DIRECT_WORLD, runAtEndpoint } from "../direct-run/run.ts";
 import { SANDBOX_HEALTH, waitUrlHealthy } from "../modalctl/health.ts";
@@ -41,7 +41,7 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
     lifetimeS: positiveIntFlag(values.lifetime, "--lifetime", 86_400),
   });
   // Fail before starting anything when the registration could not be made.
-  const endpoints = new EndpointsClient(context.config);
+  const endpoints = controlPlaneClientFor(context);
   const gateway = await gatewayFor(context);
   const progress = (line: string) => {
     if (context.stderrIsTTY) process.stderr.write(`modalctl: ${line}\n`);
@@ -52,7 +52,7 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
     progress(`waiting for ${started.url}/healthz`);
     await waitUrlHealthy(started.url, SANDBOX_HEALTH, context.signal);
     context.log.info("adapter.health.ok", { ref, sandbox_id: started.sandbox_id });
-    await endpoints.put(ref, { url: started.url, image_digest: spec.digest });
+    await endpoints.putEndpoint(ref, { url: started.url, image_digest: spec.digest });
     context.log.info("endpoint.registered", { ref });
   } catch (error) {
     // Leave nothing running that is not registered.
@@ -75,9 +75,9 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
 async function stop(args: string[], context: CliContext): Promise<CommandResult> {
   const ref = requiredFlag(parseFlags(args, { ref: { type: "string" } }).values.ref, "--ref");
   const spec = sandboxAddress(await loadToolRegistry(context.config.registry), ref);
-  const endpoints = new EndpointsClient(context.config);
+  const endpoints = controlPlaneClientFor(context);
   const terminated = await (await gatewayFor(context)).terminateSandbox(spec.app, spec.name);
-  const deregistered = await endpoints.delete(ref);
+  const deregistered = await endpoints.deleteEndpoint(ref);
   if (!terminated && !deregistered)
     throw new TheoryError("ERR_NOT_FOUND", `${ref} has no sandbox on Modal and no registered endpoint`);
   return {
@@ -90,7 +90,7 @@ async function status(args: string[], context: CliContext): Promise<CommandResul
   const spec = sandboxAddress(await loadToolRegistry(context.config.registry), ref);
   const sandbox = await (await gatewayFor(context)).sandboxStatus(spec.app, spec.name, spec.port);
   const registration = context.config.controlPlane
-    ? await new EndpointsClient(context.config).get(ref)
+    ? await controlPlaneClientFor(context).getEndpoint(ref)
     : undefined;
   return {
     value: {

@@ -6,8 +6,7 @@ import { describeIssues } from "../../src/core/validation.ts";
 import type { CliContext, Command, CommandResult } from "../cli/context.ts";
 import { parseFlags } from "../cli/flags.ts";
 import { INPUT_OPTIONS, readInputs } from "../cli/inputs.ts";
-import { type ControlPlaneClient, DONE_EVENT } from "../control-plane/client.ts";
-import { clientFor } from "../control-plane/for-cli.ts";
+import { type ControlPlaneClient, controlPlaneClientFor, DONE_EVENT } from "../control-plane/client.ts";
 
 const USAGE = `usage: theory run --ref R --target local|modal [--agent ID] [--mode mock|real]
          (--inputs-json JSON | --inputs-file PATH | --inputs -) [--scope local|world]
@@ -147,7 +146,7 @@ export const command: Command = {
   async run(args: string[], context: CliContext): Promise<CommandResult> {
     if (args.includes("--help") || args.includes("-h")) return { raw: USAGE };
     const { request, wait } = await buildRequest(args, context);
-    const client = clientFor(context);
+    const client = controlPlaneClientFor(context);
     const progress = new Progress(context.stderrIsTTY);
     const runId = await submit(client, request, wait, progress, context.log);
     const { text, envelope } = await client.getEnvelope(runId);

@@ -2,8 +2,7 @@ import { RunIdSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { CliContext, Command, CommandResult } from "../cli/context.ts";
 import { parseFlags } from "../cli/flags.ts";
-import type { SseEvent } from "../control-plane/client.ts";
-import { clientFor } from "../control-plane/for-cli.ts";
+import { controlPlaneClientFor, type SseEvent } from "../control-plane/client.ts";
 
 const USAGE = `usage: theory runs <subcommand> [--json]
   get    ID              the run resource {run_id, ref, target, state, envelope|null}
@@ -37,12 +36,12 @@ export function eventLine(event: SseEvent): string {
 
 async function get(args: string[], context: CliContext): Promise<CommandResult> {
   const { positionals } = parseFlags(args, {}, true);
-  return { value: await clientFor(context).getRun(runIdOf(positionals, "get")) };
+  return { value: await controlPlaneClientFor(context).getRun(runIdOf(positionals, "get")) };
 }
 
 async function cancel(args: string[], context: CliContext): Promise<CommandResult> {
   const { positionals } = parseFlags(args, {}, true);
-  return { value: await clientFor(context).cancelRun(runIdOf(positionals, "cancel")) };
+  return { value: await controlPlaneClientFor(context).cancelRun(runIdOf(positionals, "cancel")) };
 }
 
 async function events(args: string[], context: CliContext): Promise<CommandResult> {
@@ -50,7 +49,7 @@ async function events(args: string[], context: CliContext): Promise<CommandResul
   const runId = runIdOf(positionals, "events");
   if (values.after !== undefined && !/^[0-9]+$/.test(values.after))
     throw new TheoryError("ERR_INPUTS", "--after takes an event id (a whole number)");
-  const client = clientFor(context);
+  const client = controlPlaneClientFor(context);
   // Each line as it arrives: a live run's events are the result, streamed.
   for await (const event of client.events(runId, { after: Number(values.after ?? 0) }))
     process.stdout.write(eventLine(event));
