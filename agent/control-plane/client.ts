@@ -162,7 +162,7 @@ export class ControlPlaneClient {
 
   /** PUT /v1/endpoints/{ref}: register (or replace) the ref's URL. */
   async putEndpoint(ref: string, registration: EndpointRegistration): Promise<Endpoint> {
-    const text = await this.call(`/v1/endpoints/${ref}`, {
+    const text = await this.call(endpointPath(ref), {
       method: "PUT",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(registration),
@@ -172,13 +172,13 @@ export class ControlPlaneClient {
 
   /** The ref's registration, or null when none exists. */
   async getEndpoint(ref: string): Promise<Endpoint | null> {
-    const text = await this.call(`/v1/endpoints/${ref}`).catch(nullWhenNotFound);
+    const text = await this.call(endpointPath(ref)).catch(nullWhenNotFound);
     return text === null ? null : this.endpoint(text);
   }
 
   /** True when a registration was removed, false when there was none. */
   async deleteEndpoint(ref: string): Promise<boolean> {
-    return (await this.call(`/v1/endpoints/${ref}`, { method: "DELETE" }).catch(nullWhenNotFound)) !== null;
+    return (await this.call(endpointPath(ref), { method: "DELETE" }).catch(nullWhenNotFound)) !== null;
   }
 
   private schedule(): number[] {
@@ -251,6 +251,9 @@ export class ControlPlaneClient {
     );
   }
 }
+
+/** The ref unencoded: its slash is the route's own (`/v1/endpoints/{namespace}/{name@version}`). */
+const endpointPath = (ref: string) => `/v1/endpoints/${ref}`;
 
 /** A 404 (no such registration) as null; any other failure as it is. */
 function nullWhenNotFound(error: unknown): null {
