@@ -19,19 +19,3 @@ export interface CliContext {
  * envelope's canonical bytes). `code` marks a failed result (e.g. an error envelope) for the exit status.
  */
 export type CommandResult = { value: unknown; code?: ErrorCode } | { raw: string; code?: ErrorCode };
-
-export interface Command {
-  /** One line for `theory --help`. */
-  summary: string;
-  run(args: string[], context: CliContext): Promise<CommandResult>;
-}
-
-/** Flags every command accepts; a command parses its own on top. */
-export const GLOBAL_OPTIONS = {
-  json: { type: "boolean" },
-  home: { type: "string" },
-  registry: { type: "string" },
-  "control-plane": { type: "string" },
-  "log-level": { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;

@@ -1,12 +1,16 @@
 import { readFile } from "node:fs/promises";
 import { InputsSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import type { OptionSpecs } from "./command.ts";
 
+/** The run's inputs, a JSON object: a command declares these with `oneOf: INPUT_FLAGS`. */
 export const INPUT_OPTIONS = {
-  "inputs-json": { type: "string" },
-  "inputs-file": { type: "string" },
-  inputs: { type: "string" },
-} as const;
+  "inputs-json": { type: "string", placeholder: "JSON", description: "the inputs inline" },
+  "inputs-file": { type: "string", placeholder: "PATH", description: "the inputs from a file" },
+  inputs: { type: "string", placeholder: "-", description: "the inputs from stdin" },
+} as const satisfies OptionSpecs;
+
+export const INPUT_FLAGS = ["inputs-json", "inputs-file", "inputs"] as const;
 
 async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
   let text = "";
@@ -14,20 +18,11 @@ async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
   return text;
 }
 
-/** `--inputs-json JSON` | `--inputs-file PATH` | `--inputs -` (stdin): exactly one, a JSON object. */
+/** `--inputs-json JSON` | `--inputs-file PATH` | `--inputs -` (stdin), one given (the parser checks): a JSON object. */
 export async function readInputs(
   values: { "inputs-json"?: string; "inputs-file"?: string; inputs?: string },
   stdin: NodeJS.ReadableStream,
 ): Promise<Record<string, unknown>> {
-  const given = (["inputs-json", "inputs-file", "inputs"] as const).filter(
-    (flag) => values[flag] !== undefined,
-  );
-  if (given.length !== 1) {
-    throw new TheoryError(
-      "ERR_INPUTS",
-      "give exactly one of --inputs-json JSON, --inputs-file PATH, --inputs -",
-    );
-  }
   let text: string;
   if (values["inputs-json"] !== undefined) text = values["inputs-json"];
   else if (values["inputs-file"] !== undefined) {

@@ -1,58 +1,69 @@
 // `theory …`: a lazy command map, one config resolver, NDJSON logs on stderr, the final result on stdout.
-import { parseArgs } from "node:util";
 import { canonicalJson } from "../../src/core/canonical.ts";
 import { TheoryError, toErrorBody } from "../../src/core/errors.ts";
 import { createLogger } from "../../src/core/log.ts";
+import {
+  type Command,
+  firstPositional,
+  GLOBAL_OPTIONS,
+  helpRequested,
+  inputError,
+  readGlobals,
+  topLevelHelp,
+} from "./command.ts";
 import { describeCliConfig, resolveCliConfig } from "./config.ts";
-import { type CliContext, type Command, GLOBAL_OPTIONS } from "./context.ts";
+import type { CliContext } from "./context.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
-  imagectl: () => import("../commands/imagectl.ts"),
   agent: () => import("../commands/agent.ts"),
+  imagectl: () => import("../commands/imagectl.ts"),
   localctl: () => import("../commands/localctl.ts"),
   modalctl: () => import("../commands/modalctl.ts"),
   run: () => import("../commands/run.ts"),
   runs: () => import("../commands/runs.ts"),
 };
 
+const NAMES = Object.keys(COMMANDS).join("|");
+
+/** Every command is loaded for this one. */
 async function usage(): Promise<string> {
-  const lines = [
-    "usage: theory <command> [args] [--json] [--home DIR] [--registry FILE] [--control-plane URL]",
-    "",
-  ];
-  for (const [name, load] of Object.entries(COMMANDS))
-    lines.push(`  ${name.padEnd(10)} ${(await load()).command.summary}`);
-  return `${lines.join("\n")}\n`;
+  return topLevelHelp(await Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).command)));
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const [name, ...rest] = argv;
-  const globals = parseArgs({
-    args: rest,
-    options: GLOBAL_OPTIONS,
-    strict: false,
-    allowPositionals: true,
-  }).values;
-  const json = globals.json === true;
+  // Global flags may come before the command's name, so its name is the first word that is no flag.
+  const found = firstPositional(argv, GLOBAL_OPTIONS);
+  const name = found?.value;
+  const rest = argv.filter((_, index) => index !== found?.index);
+  const globals = readGlobals(rest);
+  const json = globals.json;
   const log = createLogger({
-    level: (globals["log-level"] as "info") ?? "info",
+    level: (globals["log-level"] as "info" | undefined) ?? "info",
     secrets: env.THEORY_TOKEN ? [env.THEORY_TOKEN] : [],
   });
-  if (!name || name === "--help" || name === "-h" || !(name in COMMANDS)) {
-    process.stderr.write(await usage());
-    return name && !name.startsWith("-") ? EXIT_CODES.ERR_INPUTS : 0;
+  if (name === undefined && helpRequested(argv)) {
+    process.stdout.write(await usage());
+    return 0;
   }
+  const load = name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   const controller = new AbortController();
   for (const signal of ["SIGINT", "SIGTERM"] as const)
     process.once(signal, () => controller.abort(new TheoryError("ERR_CANCELED", `stopped by ${signal}`)));
   try {
+    if (!name || !load)
+      throw inputError(
+        name
+          ? `unknown command ${JSON.stringify(name)}: theory takes ${NAMES}`
+          : `give a command: theory ${NAMES}`,
+        "theory",
+      );
     const config = resolveCliConfig(
       env,
       {
-        home: globals.home as string | undefined,
-        registry: globals.registry as string | undefined,
-        controlPlane: globals["control-plane"] as string | undefined,
+        home: globals.home,
+        registry: globals.registry,
+        controlPlane: globals["control-plane"],
         logLevel: globals["log-level"] as CliContext["config"]["logLevel"] | undefined,
       },
       process.cwd(),
@@ -70,7 +81,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       signal: controller.signal,
     };
     context.log.debug("config.resolved", describeCliConfig(config));
-    const load = COMMANDS[name] as (typeof COMMANDS)[string]; // `name in COMMANDS` was checked above
     const { command } = await load();
     const result = await command.run(rest, context);
     process.stdout.write(
@@ -82,7 +92,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   } catch (error) {
     const body = toErrorBody(error);
     if (!(error instanceof TheoryError)) log.error("error.cli.crash", { error: error as Error });
-    log.error(`error.${name}`, { code: body.code, message: body.message });
+    log.error(`error.${load ? name : "cli"}`, { code: body.code, message: body.message });
     if (json) process.stdout.write(`${canonicalJson({ status: "error", error: body })}\n`);
     return EXIT_CODES[body.code];
   }

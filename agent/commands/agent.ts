@@ -1,21 +1,27 @@
 import { arch } from "node:os";
-import { parseArgs } from "node:util";
 import { AgentIdSchema, type Platform } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import { type Command, GLOBAL_OPTIONS } from "../cli/context.ts";
+import { defineCommand } from "../cli/command.ts";
 import { AgentDaemon } from "../daemon/daemon.ts";
 
 const PLATFORM_BY_ARCH: Record<string, Platform> = { x64: "amd64", arm64: "arm64" };
 
 /** `theory agent --control-plane URL --agent-id ID` (token: THEORY_AGENT_TOKEN, else THEORY_TOKEN). */
-export const command: Command = {
+export const command = defineCommand({
+  name: "agent",
   summary: "run the local agent: tunnel to the control plane, bridge runs to started containers",
-  async run(args, context) {
-    const { values } = parseArgs({
-      args,
-      options: { ...GLOBAL_OPTIONS, "agent-id": { type: "string" } },
-      allowPositionals: false,
-    });
+  notes:
+    "Needs --control-plane URL (or THEORY_CONTROL_PLANE) and a token with agents:connect for this agent: " +
+    "THEORY_AGENT_TOKEN, else THEORY_TOKEN. Runs until SIGINT or SIGTERM, then prints {agent_id, stopped}.",
+  options: {
+    "agent-id": {
+      type: "string",
+      placeholder: "ID",
+      description: "this agent's id, as runs with target local name it: [a-z0-9-], 1-63",
+      required: true,
+    },
+  },
+  async run({ values }, context) {
     const agentId = AgentIdSchema.safeParse(values["agent-id"]);
     if (!agentId.success) throw new TheoryError("ERR_INPUTS", "--agent-id ID is required ([a-z0-9-], 1-63)");
     const controlPlane = context.config.controlPlane;
@@ -44,4 +50,4 @@ export const command: Command = {
     await daemon.stop();
     return { value: { agent_id: agentId.data, stopped: true } };
   },
-};
+});

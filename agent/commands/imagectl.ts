@@ -6,8 +6,8 @@ import { DigestSchema, type Platform, PlatformSchema } from "../../src/contract/
 import type { ToolEntry } from "../../src/contract/tool-registry.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { lookupTool } from "../../src/core/tool-registry.ts";
-import { type CliContext, type Command, type CommandResult, GLOBAL_OPTIONS } from "../cli/context.ts";
-import { parseFlags } from "../cli/flags.ts";
+import { defineCommand, type OptionSpecs } from "../cli/command.ts";
+import type { CliContext, CommandResult } from "../cli/context.ts";
 import { connectDocker, ensureEngine } from "../docker/engine.ts";
 import {
   assertPlatform,
@@ -21,27 +21,44 @@ import { prepareProcessorContext } from "../imagectl/build-context.ts";
 import { loadToolRegistry } from "../tool-registry/load.ts";
 import { pinDigest } from "../tool-registry/pin.ts";
 
-const ACTIONS = ["build", "push", "pin", "publish"] as const;
-type Action = (typeof ACTIONS)[number];
+type Action = "build" | "push" | "pin" | "publish";
 
 const OPTIONS = {
-  ref: { type: "string" },
-  platform: { type: "string" },
-  "base-image": { type: "string" },
-  digest: { type: "string" },
-  ...GLOBAL_OPTIONS,
-} as const;
+  ref: {
+    type: "string",
+    placeholder: "R",
+    description: "the tool's ref: <image> is its repository in registry.yaml",
+    required: true,
+  },
+  platform: {
+    type: "string",
+    placeholder: "amd64|arm64",
+    description: "the image's platform (explicit: there is no default)",
+    required: true,
+  },
+} as const satisfies OptionSpecs;
+const BASE_IMAGE_OPTION = {
+  "base-image": {
+    type: "string",
+    placeholder: "IMAGE",
+    description: "the base image (default: the Dockerfile's own BASE_IMAGE)",
+  },
+} as const satisfies OptionSpecs;
+const DIGEST_OPTION = {
+  digest: {
+    type: "string",
+    placeholder: "sha256:…",
+    description: "the digest to pin (default: the one `imagectl push` left on the tag)",
+  },
+} as const satisfies OptionSpecs;
 
-const USAGE = `usage: theory imagectl <action> --ref R --platform amd64|arm64 [--json] [--registry FILE]
-
-  build    bundle the processor and build processor/Dockerfile as <image>:<platform>-build
-           [--base-image IMAGE]  (default: the Dockerfile's own BASE_IMAGE)
-  push     push <image>:<platform>-build to the image registry named in <image>; prints the digest
-  pin      write the digest into registry.yaml: [--digest sha256:…], default the pushed one
-  publish  build, push and pin in one go  [--base-image IMAGE]
-
-<image> is the ref's repository in registry.yaml.
-`;
+/** What the actions' flags give; each action declares only its own, so another's flag is unknown to it. */
+interface RequestValues {
+  ref: string;
+  platform: string;
+  "base-image"?: string | undefined;
+  digest?: string | undefined;
+}
 
 interface Request {
   action: Action;
@@ -53,26 +70,14 @@ interface Request {
   digest: string | undefined;
 }
 
-const parse = (args: string[]) => parseFlags(args, OPTIONS, true);
-
-async function readRequest(args: string[], context: CliContext): Promise<Request> {
-  const { values, positionals } = parse(args);
-  const [action, ...extra] = positionals;
-  if (!ACTIONS.includes(action as Action) || extra.length > 0)
-    throw new TheoryError("ERR_INPUTS", `imagectl takes one action: ${ACTIONS.join("|")}`);
-  if (values.ref === undefined) throw new TheoryError("ERR_INPUTS", "--ref is required");
+async function readRequest(action: Action, values: RequestValues, context: CliContext): Promise<Request> {
   const platform = PlatformSchema.safeParse(values.platform);
   if (!platform.success)
     throw new TheoryError(
       "ERR_INPUTS",
-      values.platform === undefined
-        ? "--platform amd64|arm64 is required (explicit: there is no default)"
-        : `--platform must be amd64 or arm64, not ${JSON.stringify(values.platform)}`,
+      `--platform must be amd64 or arm64, not ${JSON.stringify(values.platform)}`,
     );
-  if (values["base-image"] !== undefined && action !== "build" && action !== "publish")
-    throw new TheoryError("ERR_INPUTS", "--base-image applies to build and publish only");
   if (values.digest !== undefined) {
-    if (action !== "pin") throw new TheoryError("ERR_INPUTS", "--digest applies to pin only");
     if (!DigestSchema.safeParse(values.digest).success)
       throw new TheoryError(
         "ERR_INPUTS",
@@ -83,7 +88,7 @@ async function readRequest(args: string[], context: CliContext): Promise<Request
     throw new TheoryError("ERR_INPUTS", "--base-image must be an image reference");
   const entry = lookupTool(await loadToolRegistry(context.config.registry), values.ref);
   return {
-    action: action as Action,
+    action,
     ref: values.ref,
     platform: platform.data,
     entry,
@@ -181,9 +186,8 @@ async function pin(request: Request, digest: string, context: CliContext) {
   return { ref: request.ref, platform: request.platform, digest, registry: path };
 }
 
-async function run(args: string[], context: CliContext): Promise<CommandResult> {
-  if (parse(args).values.help) return { raw: USAGE };
-  const request = await readRequest(args, context);
+async function run(action: Action, values: RequestValues, context: CliContext): Promise<CommandResult> {
+  const request = await readRequest(action, values, context);
   try {
     return await perform(request, context);
   } catch (error) {
@@ -212,7 +216,36 @@ async function perform(request: Request, context: CliContext): Promise<CommandRe
   }
 }
 
-export const command: Command = {
+export const command = defineCommand({
+  name: "imagectl",
   summary: "build, push and pin the processor image (build|push|pin|publish --ref R --platform P)",
-  run,
-};
+  notes:
+    "One image carries every tool; <image> is the ref's repository in registry.yaml (--registry FILE), " +
+    "built from processor/Dockerfile.",
+  subcommands: [
+    defineCommand({
+      name: "build",
+      summary: "bundle the processor and build processor/Dockerfile as <image>:<platform>-build",
+      options: { ...OPTIONS, ...BASE_IMAGE_OPTION },
+      run: ({ values }, context) => run("build", values, context),
+    }),
+    defineCommand({
+      name: "push",
+      summary: "push <image>:<platform>-build to the image registry named in <image>; prints the digest",
+      options: OPTIONS,
+      run: ({ values }, context) => run("push", values, context),
+    }),
+    defineCommand({
+      name: "pin",
+      summary: "write the digest into registry.yaml: --digest, else the pushed one",
+      options: { ...OPTIONS, ...DIGEST_OPTION },
+      run: ({ values }, context) => run("pin", values, context),
+    }),
+    defineCommand({
+      name: "publish",
+      summary: "build, push and pin in one go",
+      options: { ...OPTIONS, ...BASE_IMAGE_OPTION },
+      run: ({ values }, context) => run("publish", values, context),
+    }),
+  ],
+});

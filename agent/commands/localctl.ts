@@ -1,8 +1,9 @@
 import { PlatformSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import type { CliContext, Command, CommandResult } from "../cli/context.ts";
-import { parseFlags, positiveIntFlag, requiredFlag } from "../cli/flags.ts";
-import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run/cli.ts";
+import { type CommandInput, defineCommand, type OptionSpecs, positiveIntFlag } from "../cli/command.ts";
+import type { CliContext, CommandResult } from "../cli/context.ts";
+import { INPUT_FLAGS } from "../cli/inputs.ts";
+import { DIRECT_RUN_OPTIONS, envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run/cli.ts";
 import { LocalContainers } from "../docker/containers.ts";
 import { connectDocker, ensureEngine } from "../docker/engine.ts";
 import { runLocal } from "../localctl/run.ts";
@@ -10,16 +11,8 @@ import { type LocalDeps, startLocal, stopLocal } from "../localctl/start.ts";
 import { type ContainerRecord, containerHealthy, readContainers } from "../localctl/state.ts";
 import { loadToolRegistry } from "../tool-registry/load.ts";
 
-const USAGE = `usage: theory localctl <subcommand> [--json]
-  start  --ref R --platform amd64|arm64 [--oci IMAGE@sha256:…] [--name NAME]
-         start the ref's container by digest (the registry pin, or --oci), secrets from the environment
-  stop   --ref R                       stop and remove the container, forget it
-  status [--ref R]                     running, healthy, port and digest of one or every started ref
-  logs   --ref R [--tail N]            the container's stdout and stderr
-  run    --ref R --mode mock|real (--inputs-json JSON | --inputs-file PATH | --inputs -)
-         [--run-id ID] [--write-prefix /artifacts/…] [--expected-oci IMAGE@sha256:…] [--timeout S]
-         run on the started container; prints the canonical envelope
-`;
+const REF = { type: "string", placeholder: "R", description: "the tool's ref, e.g. echo/text@1" } as const;
+const REQUIRED_REF = { ...REF, required: true } as const;
 
 function depsOf(context: CliContext): LocalDeps {
   return {
@@ -32,14 +25,31 @@ function depsOf(context: CliContext): LocalDeps {
   };
 }
 
-async function start(args: string[], context: CliContext): Promise<CommandResult> {
-  const { values } = parseFlags(args, {
-    ref: { type: "string" },
-    platform: { type: "string" },
-    oci: { type: "string" },
-    name: { type: "string" },
-  });
-  const ref = requiredFlag(values.ref, "--ref");
+const START_OPTIONS = {
+  ref: REQUIRED_REF,
+  platform: {
+    type: "string",
+    placeholder: "amd64|arm64",
+    description: "the image's platform: its digest is the registry's pin for it",
+    required: true,
+  },
+  oci: {
+    type: "string",
+    placeholder: "IMAGE@sha256:…",
+    description: "start this image (by digest) instead of the registry's pin",
+  },
+  name: {
+    type: "string",
+    placeholder: "NAME",
+    description: "the container's name (default theory-{ref_slug})",
+  },
+} as const satisfies OptionSpecs;
+
+async function start(
+  { values }: CommandInput<typeof START_OPTIONS>,
+  context: CliContext,
+): Promise<CommandResult> {
+  const ref = values.ref;
   const platform = PlatformSchema.safeParse(values.platform);
   if (!platform.success) throw new TheoryError("ERR_INPUTS", "--platform amd64|arm64 is required");
   const registry = await loadToolRegistry(context.config.registry);
@@ -52,13 +62,17 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
   return { value: result };
 }
 
-async function stop(args: string[], context: CliContext): Promise<CommandResult> {
-  const { values } = parseFlags(args, { ref: { type: "string" } });
-  return { value: await stopLocal(requiredFlag(values.ref, "--ref"), depsOf(context)) };
+async function stop(
+  { values }: CommandInput<{ ref: typeof REQUIRED_REF }>,
+  context: CliContext,
+): Promise<CommandResult> {
+  return { value: await stopLocal(values.ref, depsOf(context)) };
 }
 
-async function status(args: string[], context: CliContext): Promise<CommandResult> {
-  const { values } = parseFlags(args, { ref: { type: "string" } });
+async function status(
+  { values }: CommandInput<{ ref: typeof REF }>,
+  context: CliContext,
+): Promise<CommandResult> {
   const records = await readContainers(context.config.home);
   if (values.ref !== undefined && !records[values.ref])
     throw new TheoryError("ERR_NOT_FOUND", `${values.ref} is not started here`);
@@ -81,9 +95,16 @@ async function status(args: string[], context: CliContext): Promise<CommandResul
   return { value: { containers: await Promise.all(all.map(statusOf)) } };
 }
 
-async function logs(args: string[], context: CliContext): Promise<CommandResult> {
-  const { values } = parseFlags(args, { ref: { type: "string" }, tail: { type: "string" } });
-  const ref = requiredFlag(values.ref, "--ref");
+const LOGS_OPTIONS = {
+  ref: REQUIRED_REF,
+  tail: { type: "string", placeholder: "N", description: "only the last N lines" },
+} as const satisfies OptionSpecs;
+
+async function logs(
+  { values }: CommandInput<typeof LOGS_OPTIONS>,
+  context: CliContext,
+): Promise<CommandResult> {
+  const ref = values.ref;
   const tail = positiveIntFlag(values.tail, "--tail", 1_000_000);
   const record = (await readContainers(context.config.home))[ref];
   if (!record) throw new TheoryError("ERR_NOT_FOUND", `${ref} is not started here`);
@@ -94,8 +115,11 @@ async function logs(args: string[], context: CliContext): Promise<CommandResult>
   return values.json ? { value: { ref, container_id: record.container_id, logs: text } } : { raw: text };
 }
 
-async function run(args: string[], context: CliContext): Promise<CommandResult> {
-  const request = await readDirectRunArgs(args, context);
+async function run(
+  { values }: CommandInput<typeof DIRECT_RUN_OPTIONS>,
+  context: CliContext,
+): Promise<CommandResult> {
+  const request = await readDirectRunArgs(values, context);
   const registry = await loadToolRegistry(context.config.registry);
   const echo = tokenEcho(context);
   const result = await runLocal(registry, request, { ...depsOf(context), onFrame: echo.onFrame });
@@ -103,25 +127,42 @@ async function run(args: string[], context: CliContext): Promise<CommandResult> 
   return envelopeResult(result);
 }
 
-const SUBCOMMANDS: Record<string, (args: string[], context: CliContext) => Promise<CommandResult>> = {
-  start,
-  stop,
-  status,
-  logs,
-  run,
-};
-
-export const command: Command = {
+export const command = defineCommand({
+  name: "localctl",
   summary: "start|stop|status|logs|run a tool's container on this machine's Docker engine",
-  async run(args, context) {
-    const [name, ...rest] = args;
-    if (name === "--help" || name === "-h" || rest.includes("--help") || rest.includes("-h"))
-      return { raw: USAGE };
-    if (name === undefined)
-      throw new TheoryError("ERR_INPUTS", "give a subcommand: start|stop|status|logs|run (see --help)");
-    const subcommand = SUBCOMMANDS[name];
-    if (!subcommand)
-      throw new TheoryError("ERR_INPUTS", `unknown localctl subcommand ${JSON.stringify(name)}`);
-    return subcommand(rest, context);
-  },
-};
+  subcommands: [
+    defineCommand({
+      name: "start",
+      summary:
+        "start the ref's container by digest (the registry pin, or --oci), secrets from the environment " +
+        "(the registry names them), and wait until it is healthy",
+      options: START_OPTIONS,
+      run: start,
+    }),
+    defineCommand({
+      name: "stop",
+      summary: "stop and remove the container, forget it",
+      options: { ref: REQUIRED_REF },
+      run: stop,
+    }),
+    defineCommand({
+      name: "status",
+      summary: "running, healthy, port and digest of one (--ref) or every started ref",
+      options: { ref: REF },
+      run: status,
+    }),
+    defineCommand({
+      name: "logs",
+      summary: "the container's stdout and stderr (under --json, an object carrying them)",
+      options: LOGS_OPTIONS,
+      run: logs,
+    }),
+    defineCommand({
+      name: "run",
+      summary: "run on the started container; prints the canonical envelope (exit status: its error code's)",
+      options: DIRECT_RUN_OPTIONS,
+      oneOf: INPUT_FLAGS,
+      run,
+    }),
+  ],
+});

@@ -1,12 +1,14 @@
 import { TheoryError } from "../../src/core/errors.ts";
 import { waitStartedHealthy } from "../../src/core/health.ts";
 import { planRun } from "../../src/engine/run-plan.ts";
-import type { CliContext, Command, CommandResult } from "../cli/context.ts";
-import { parseFlags, positiveIntFlag, requiredFlag } from "../cli/flags.ts";
-import { EndpointsClient } from "../control-plane/endpoints-client.ts";
-import { envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run/cli.ts";
+import { type CommandInput, defineCommand, type OptionSpecs, positiveIntFlag } from "../cli/command.ts";
+import type { CliContext, CommandResult } from "../cli/context.ts";
+import { INPUT_FLAGS } from "../cli/inputs.ts";
+import { controlPlaneClientFor } from "../control-plane/client.ts";
+import { DIRECT_RUN_OPTIONS, envelopeResult, readDirectRunArgs, tokenEcho } from "../direct-run/cli.ts";
 import { DIRECT_WORLD, runAtEndpoint } from "../direct-run/run.ts";
 import {
+  DEFAULT_LIFETIME_S,
   MODAL_PLATFORM,
   SANDBOX_HEALTH,
   sandboxAddress,
@@ -15,18 +17,14 @@ import {
 } from "../modalctl/plan.ts";
 import { loadToolRegistry } from "../tool-registry/load.ts";
 
-const USAGE = `usage: theory modalctl <subcommand> --ref R [--json]
-  start  --ref R [--oci IMAGE@sha256:…] [--lifetime S]
-         start the ref's named Modal sandbox by digest (the amd64 pin, or --oci), wait until it is
-         healthy, and register its tunnel URL with the control plane (PUT /v1/endpoints/{ref})
-  stop   --ref R                       terminate the sandbox and deregister the endpoint
-  status --ref R                       the sandbox on Modal and the control plane's registration
-  run    --ref R --mode mock|real (--inputs-json JSON | --inputs-file PATH | --inputs -)
-         [--run-id ID] [--write-prefix /artifacts/…] [--expected-oci IMAGE@sha256:…] [--timeout S]
-         run on the started sandbox directly; prints the canonical envelope
-  sync-secrets --ref R                 push the registry's secrets for R from the environment to Modal
-Modal credentials: MODAL_TOKEN_ID, MODAL_TOKEN_SECRET (MODAL_ENVIRONMENT optional).
-`;
+const REF = {
+  ref: {
+    type: "string",
+    placeholder: "R",
+    description: "the tool's ref, e.g. llm/litellm@1",
+    required: true,
+  },
+} as const satisfies OptionSpecs;
 
 /** The gateway is loaded only when a subcommand talks to Modal (the SDK is large). */
 async function gatewayFor(context: CliContext) {
@@ -34,20 +32,32 @@ async function gatewayFor(context: CliContext) {
   return new ModalGateway({ env: context.env, log: context.log });
 }
 
-async function start(args: string[], context: CliContext): Promise<CommandResult> {
-  const { values } = parseFlags(args, {
-    ref: { type: "string" },
-    oci: { type: "string" },
-    lifetime: { type: "string" },
-  });
-  const ref = requiredFlag(values.ref, "--ref");
+const START_OPTIONS = {
+  ...REF,
+  oci: {
+    type: "string",
+    placeholder: "IMAGE@sha256:…",
+    description: "start this image (by digest) instead of the registry's amd64 pin",
+  },
+  lifetime: {
+    type: "string",
+    placeholder: "S",
+    description: `the sandbox's lifetime in seconds (1-86400; default ${DEFAULT_LIFETIME_S}), at least the tool's timeout_s`,
+  },
+} as const satisfies OptionSpecs;
+
+async function start(
+  { values }: CommandInput<typeof START_OPTIONS>,
+  context: CliContext,
+): Promise<CommandResult> {
+  const ref = values.ref;
   const spec = sandboxSpec(await loadToolRegistry(context.config.registry), {
     ref,
     oci: values.oci,
     lifetimeS: positiveIntFlag(values.lifetime, "--lifetime", 86_400),
   });
   // Fail before starting anything when the registration could not be made.
-  const endpoints = new EndpointsClient(context.config);
+  const endpoints = controlPlaneClientFor(context);
   const gateway = await gatewayFor(context);
   const progress = (line: string) => {
     if (context.stderrIsTTY) process.stderr.write(`modalctl: ${line}\n`);
@@ -58,7 +68,7 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
     progress(`waiting for ${started.url}/healthz`);
     await waitStartedHealthy(started.url, "the sandbox", { policy: SANDBOX_HEALTH, signal: context.signal });
     context.log.info("adapter.health.ok", { ref, sandbox_id: started.sandbox_id });
-    await endpoints.put(ref, { url: started.url, image_digest: spec.digest });
+    await endpoints.putEndpoint(ref, { url: started.url, image_digest: spec.digest });
     context.log.info("endpoint.registered", { ref });
   } catch (error) {
     // Leave nothing running that is not registered.
@@ -78,12 +88,12 @@ async function start(args: string[], context: CliContext): Promise<CommandResult
   };
 }
 
-async function stop(args: string[], context: CliContext): Promise<CommandResult> {
-  const ref = requiredFlag(parseFlags(args, { ref: { type: "string" } }).values.ref, "--ref");
+async function stop({ values }: CommandInput<typeof REF>, context: CliContext): Promise<CommandResult> {
+  const ref = values.ref;
   const spec = sandboxAddress(await loadToolRegistry(context.config.registry), ref);
-  const endpoints = new EndpointsClient(context.config);
+  const endpoints = controlPlaneClientFor(context);
   const terminated = await (await gatewayFor(context)).terminateSandbox(spec.app, spec.name);
-  const deregistered = await endpoints.delete(ref);
+  const deregistered = await endpoints.deleteEndpoint(ref);
   if (!terminated && !deregistered)
     throw new TheoryError("ERR_NOT_FOUND", `${ref} has no sandbox on Modal and no registered endpoint`);
   return {
@@ -91,12 +101,12 @@ async function stop(args: string[], context: CliContext): Promise<CommandResult>
   };
 }
 
-async function status(args: string[], context: CliContext): Promise<CommandResult> {
-  const ref = requiredFlag(parseFlags(args, { ref: { type: "string" } }).values.ref, "--ref");
+async function status({ values }: CommandInput<typeof REF>, context: CliContext): Promise<CommandResult> {
+  const ref = values.ref;
   const spec = sandboxAddress(await loadToolRegistry(context.config.registry), ref);
   const sandbox = await (await gatewayFor(context)).sandboxStatus(spec.app, spec.name, spec.port);
   const registration = context.config.controlPlane
-    ? await new EndpointsClient(context.config).get(ref)
+    ? await controlPlaneClientFor(context).getEndpoint(ref)
     : undefined;
   return {
     value: {
@@ -117,8 +127,11 @@ async function status(args: string[], context: CliContext): Promise<CommandResul
   };
 }
 
-async function run(args: string[], context: CliContext): Promise<CommandResult> {
-  const request = await readDirectRunArgs(args, context);
+async function run(
+  { values }: CommandInput<typeof DIRECT_RUN_OPTIONS>,
+  context: CliContext,
+): Promise<CommandResult> {
+  const request = await readDirectRunArgs(values, context);
   const registry = await loadToolRegistry(context.config.registry);
   const spec = sandboxAddress(registry, request.ref);
   const plan = await planRun(
@@ -141,8 +154,11 @@ async function run(args: string[], context: CliContext): Promise<CommandResult> 
   return envelopeResult(result);
 }
 
-async function syncSecrets(args: string[], context: CliContext): Promise<CommandResult> {
-  const ref = requiredFlag(parseFlags(args, { ref: { type: "string" } }).values.ref, "--ref");
+async function syncSecrets(
+  { values }: CommandInput<typeof REF>,
+  context: CliContext,
+): Promise<CommandResult> {
+  const ref = values.ref;
   const secret = secretValues(await loadToolRegistry(context.config.registry), ref, context.env);
   if (!secret) return { value: { ref, secret: null, keys: [] } };
   const synced = await (await gatewayFor(context)).syncSecret(secret.name, secret.values);
@@ -152,28 +168,47 @@ async function syncSecrets(args: string[], context: CliContext): Promise<Command
   };
 }
 
-const SUBCOMMANDS: Record<string, (args: string[], context: CliContext) => Promise<CommandResult>> = {
-  start,
-  stop,
-  status,
-  run,
-  "sync-secrets": syncSecrets,
-};
-
-export const command: Command = {
+export const command = defineCommand({
+  name: "modalctl",
   summary: "start|stop|status|run|sync-secrets a tool's sandbox on Modal, registered with the control plane",
-  async run(args, context) {
-    const [name, ...rest] = args;
-    if (name === "--help" || name === "-h" || rest.includes("--help") || rest.includes("-h"))
-      return { raw: USAGE };
-    if (name === undefined)
-      throw new TheoryError(
-        "ERR_INPUTS",
-        "give a subcommand: start|stop|status|run|sync-secrets (see --help)",
-      );
-    const subcommand = SUBCOMMANDS[name];
-    if (!subcommand)
-      throw new TheoryError("ERR_INPUTS", `unknown modalctl subcommand ${JSON.stringify(name)}`);
-    return subcommand(rest, context);
-  },
-};
+  notes:
+    "Modal credentials: MODAL_TOKEN_ID, MODAL_TOKEN_SECRET (MODAL_ENVIRONMENT optional). The control plane " +
+    "(start, stop, status): --control-plane URL or THEORY_CONTROL_PLANE, token THEORY_TOKEN.",
+  subcommands: [
+    defineCommand({
+      name: "start",
+      summary:
+        "start the ref's named Modal sandbox by digest (the amd64 pin, or --oci), wait until it is healthy, " +
+        "and register its tunnel URL with the control plane (PUT /v1/endpoints/{ref})",
+      options: START_OPTIONS,
+      run: start,
+    }),
+    defineCommand({
+      name: "stop",
+      summary: "terminate the sandbox and deregister the endpoint",
+      options: REF,
+      run: stop,
+    }),
+    defineCommand({
+      name: "status",
+      summary:
+        "the sandbox on Modal and the control plane's registration (when a control plane is configured)",
+      options: REF,
+      run: status,
+    }),
+    defineCommand({
+      name: "run",
+      summary:
+        "run on the started sandbox directly; prints the canonical envelope (exit status: its error code's)",
+      options: DIRECT_RUN_OPTIONS,
+      oneOf: INPUT_FLAGS,
+      run,
+    }),
+    defineCommand({
+      name: "sync-secrets",
+      summary: "push the registry's secrets for the ref from the environment to Modal",
+      options: REF,
+      run: syncSecrets,
+    }),
+  ],
+});

@@ -3,41 +3,54 @@ import { ProcessorFrameSchema } from "../../src/contract/frames.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { describeIssues } from "../../src/core/validation.ts";
-import type { CliContext, Command, CommandResult } from "../cli/context.ts";
-import { parseFlags } from "../cli/flags.ts";
-import { INPUT_OPTIONS, readInputs } from "../cli/inputs.ts";
-import { type ControlPlaneClient, DONE_EVENT } from "../control-plane/client.ts";
-import { clientFor } from "../control-plane/for-cli.ts";
-
-const USAGE = `usage: theory run --ref R --target local|modal [--agent ID] [--mode mock|real]
-         (--inputs-json JSON | --inputs-file PATH | --inputs -) [--scope local|world]
-         [--run-id ID] [--write-prefix P] [--expected-oci IMAGE@sha256:…] [--timeout S] [--wait] [--json]
-  Submits a run to the control plane (--control-plane URL or THEORY_CONTROL_PLANE, token THEORY_TOKEN),
-  follows its events (tokens and progress on stderr when it is a terminal) and prints the run's
-  canonical envelope. --mode defaults to mock, --scope to local. --wait: hold the request until the
-  run settles (up to 60 s) instead of following the stream. Exit status 0 on success, else the
-  error code's status (see the README).
-`;
+import { type CommandInput, defineCommand, type OptionSpecs, type ParsedValues } from "../cli/command.ts";
+import type { CliContext, CommandResult } from "../cli/context.ts";
+import { INPUT_FLAGS, INPUT_OPTIONS, readInputs } from "../cli/inputs.ts";
+import { type ControlPlaneClient, controlPlaneClientFor, DONE_EVENT } from "../control-plane/client.ts";
 
 /** `Prefer: wait=N` for --wait: the API's maximum. */
 const WAIT_SECONDS = 60;
 
 const OPTIONS = {
-  ref: { type: "string" },
-  target: { type: "string" },
-  agent: { type: "string" },
-  mode: { type: "string" },
-  scope: { type: "string" },
-  "run-id": { type: "string" },
-  "write-prefix": { type: "string" },
-  "expected-oci": { type: "string" },
-  timeout: { type: "string" },
-  wait: { type: "boolean" },
+  ref: {
+    type: "string",
+    placeholder: "R",
+    description: "the tool's ref, e.g. llm/litellm@1",
+    required: true,
+  },
+  target: {
+    type: "string",
+    placeholder: "local|modal",
+    description: "where it runs: an agent's machine (local) or the ref's registered endpoint (modal)",
+    required: true,
+  },
+  agent: { type: "string", placeholder: "ID", description: "the agent that runs it (target local)" },
+  mode: { type: "string", placeholder: "mock|real", description: "mock or real work (default mock)" },
   ...INPUT_OPTIONS,
-} as const;
+  scope: {
+    type: "string",
+    placeholder: "local|world",
+    description: "artifact scope: local:// paths, or world:// in the control plane's storage (default local)",
+  },
+  "run-id": { type: "string", placeholder: "ID", description: "the run's id (default: the control plane's)" },
+  "write-prefix": {
+    type: "string",
+    placeholder: "P",
+    description: "where the outputs go, under /artifacts/",
+  },
+  "expected-oci": {
+    type: "string",
+    placeholder: "IMAGE@sha256:…",
+    description: "fail with ERR_REGISTRY_MISMATCH unless the processor runs this digest",
+  },
+  timeout: { type: "string", placeholder: "S", description: "the run's budget in whole seconds (1-3600)" },
+  wait: {
+    type: "boolean",
+    description: `hold the request until the run settles (up to ${WAIT_SECONDS} s) instead of following the stream`,
+  },
+} as const satisfies OptionSpecs;
 
-async function buildRequest(args: string[], context: CliContext) {
-  const { values } = parseFlags(args, OPTIONS);
+async function buildRequest(values: ParsedValues<typeof OPTIONS>, context: CliContext) {
   const timeout = values.timeout;
   if (timeout !== undefined && !/^[0-9]+$/.test(timeout))
     throw new TheoryError("ERR_INPUTS", "--timeout must be a whole number of seconds");
@@ -142,19 +155,25 @@ async function submit(
   return resource.run_id;
 }
 
-export const command: Command = {
+async function run({ values }: CommandInput<typeof OPTIONS>, context: CliContext): Promise<CommandResult> {
+  const { request, wait } = await buildRequest(values, context);
+  const client = controlPlaneClientFor(context);
+  const progress = new Progress(context.stderrIsTTY);
+  const runId = await submit(client, request, wait, progress, context.log);
+  const { text, envelope } = await client.getEnvelope(runId);
+  progress.settled(envelope.status === "success" ? "succeeded" : `failed: ${envelope.error.code}`);
+  // Exactly the persisted bytes, then a newline (like every command's stdout).
+  return envelope.status === "error" ? { raw: `${text}\n`, code: envelope.error.code } : { raw: `${text}\n` };
+}
+
+export const command = defineCommand({
+  name: "run",
   summary: "submit a run to the control plane, follow it, print its envelope",
-  async run(args: string[], context: CliContext): Promise<CommandResult> {
-    if (args.includes("--help") || args.includes("-h")) return { raw: USAGE };
-    const { request, wait } = await buildRequest(args, context);
-    const client = clientFor(context);
-    const progress = new Progress(context.stderrIsTTY);
-    const runId = await submit(client, request, wait, progress, context.log);
-    const { text, envelope } = await client.getEnvelope(runId);
-    progress.settled(envelope.status === "success" ? "succeeded" : `failed: ${envelope.error.code}`);
-    // Exactly the persisted bytes, then a newline (like every command's stdout).
-    return envelope.status === "error"
-      ? { raw: `${text}\n`, code: envelope.error.code }
-      : { raw: `${text}\n` };
-  },
-};
+  notes:
+    "Submits a run to the control plane (--control-plane URL or THEORY_CONTROL_PLANE, token THEORY_TOKEN), " +
+    "follows its events (tokens and progress on stderr when it is a terminal) and prints the run's canonical " +
+    "envelope. Exit status 0 on success, else the error code's status (see the README).",
+  options: OPTIONS,
+  oneOf: INPUT_FLAGS,
+  run,
+});

@@ -1,20 +1,14 @@
 import { RunIdSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { SseEvent } from "../../src/core/sse-reader.ts";
-import type { CliContext, Command, CommandResult } from "../cli/context.ts";
-import { parseFlags } from "../cli/flags.ts";
-import { clientFor } from "../control-plane/for-cli.ts";
+import { type CommandInput, defineCommand, type OptionSpecs } from "../cli/command.ts";
+import type { CliContext, CommandResult } from "../cli/context.ts";
+import { controlPlaneClientFor } from "../control-plane/client.ts";
 
-const USAGE = `usage: theory runs <subcommand> [--json]
-  get    ID              the run resource {run_id, ref, target, state, envelope|null}
-  events ID [--after N]  the run's events as NDJSON {id, event, data} (replay, then live), ending with done
-  cancel ID              cancel the run (it settles ERR_CANCELED)
-Control plane from --control-plane URL or THEORY_CONTROL_PLANE, token from THEORY_TOKEN.
-`;
+const RUN_ID = [{ name: "ID", description: "the run's id" }] as const;
 
-function runIdOf(positionals: string[], subcommand: string): string {
-  if (positionals.length !== 1)
-    throw new TheoryError("ERR_INPUTS", `give one run id: theory runs ${subcommand} ID`);
+/** The one positional the parser checked is there. */
+function runIdOf(positionals: string[]): string {
   const runId = positionals[0] as string;
   if (!RunIdSchema.safeParse(runId).success)
     throw new TheoryError("ERR_INPUTS", "a run id is 1-128 of [A-Za-z0-9_-], starting alphanumeric");
@@ -35,44 +29,55 @@ export function eventLine(event: SseEvent): string {
   return `{${id}"event":${JSON.stringify(event.event)},"data":${data}}\n`;
 }
 
-async function get(args: string[], context: CliContext): Promise<CommandResult> {
-  const { positionals } = parseFlags(args, {}, true);
-  return { value: await clientFor(context).getRun(runIdOf(positionals, "get")) };
+async function get({ positionals }: CommandInput, context: CliContext): Promise<CommandResult> {
+  return { value: await controlPlaneClientFor(context).getRun(runIdOf(positionals)) };
 }
 
-async function cancel(args: string[], context: CliContext): Promise<CommandResult> {
-  const { positionals } = parseFlags(args, {}, true);
-  return { value: await clientFor(context).cancelRun(runIdOf(positionals, "cancel")) };
+async function cancel({ positionals }: CommandInput, context: CliContext): Promise<CommandResult> {
+  return { value: await controlPlaneClientFor(context).cancelRun(runIdOf(positionals)) };
 }
 
-async function events(args: string[], context: CliContext): Promise<CommandResult> {
-  const { values, positionals } = parseFlags(args, { after: { type: "string" } }, true);
-  const runId = runIdOf(positionals, "events");
+const EVENTS_OPTIONS = {
+  after: { type: "string", placeholder: "N", description: "only the events after event id N (default 0)" },
+} as const satisfies OptionSpecs;
+
+async function events(
+  { values, positionals }: CommandInput<typeof EVENTS_OPTIONS>,
+  context: CliContext,
+): Promise<CommandResult> {
+  const runId = runIdOf(positionals);
   if (values.after !== undefined && !/^[0-9]+$/.test(values.after))
     throw new TheoryError("ERR_INPUTS", "--after takes an event id (a whole number)");
-  const client = clientFor(context);
+  const client = controlPlaneClientFor(context);
   // Each line as it arrives: a live run's events are the result, streamed.
   for await (const event of client.events(runId, { after: Number(values.after ?? 0) }))
     process.stdout.write(eventLine(event));
   return { raw: "" };
 }
 
-const SUBCOMMANDS: Record<string, (args: string[], context: CliContext) => Promise<CommandResult>> = {
-  get,
-  events,
-  cancel,
-};
-
-export const command: Command = {
+export const command = defineCommand({
+  name: "runs",
   summary: "get|events|cancel a run on the control plane",
-  async run(args, context) {
-    const [name, ...rest] = args;
-    if (name === "--help" || name === "-h" || rest.includes("--help") || rest.includes("-h"))
-      return { raw: USAGE };
-    if (name === undefined)
-      throw new TheoryError("ERR_INPUTS", "give a subcommand: get|events|cancel (see --help)");
-    const subcommand = SUBCOMMANDS[name];
-    if (!subcommand) throw new TheoryError("ERR_INPUTS", `unknown runs subcommand ${JSON.stringify(name)}`);
-    return subcommand(rest, context);
-  },
-};
+  notes: "Control plane from --control-plane URL or THEORY_CONTROL_PLANE, token from THEORY_TOKEN.",
+  subcommands: [
+    defineCommand({
+      name: "get",
+      summary: "the run resource {run_id, ref, target, state, envelope|null}",
+      positionals: RUN_ID,
+      run: get,
+    }),
+    defineCommand({
+      name: "events",
+      summary: "the run's events as NDJSON {id, event, data} (replay, then live), ending with done",
+      options: EVENTS_OPTIONS,
+      positionals: RUN_ID,
+      run: events,
+    }),
+    defineCommand({
+      name: "cancel",
+      summary: "cancel the run (it settles ERR_CANCELED)",
+      positionals: RUN_ID,
+      run: cancel,
+    }),
+  ],
+});

@@ -2,23 +2,36 @@ import { randomUUID } from "node:crypto";
 import type { ProcessorFrame } from "../../src/contract/frames.ts";
 import { ModeSchema, OciRefSchema, RunIdSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import { type OptionSpecs, type ParsedValues, positiveIntFlag } from "../cli/command.ts";
 import type { CliContext, CommandResult } from "../cli/context.ts";
-import { parseFlags, positiveIntFlag, requiredFlag } from "../cli/flags.ts";
 import { INPUT_OPTIONS, readInputs } from "../cli/inputs.ts";
 import type { DirectRunRequest, DirectRunResult } from "./run.ts";
 
+/** The flags of `localctl run` and `modalctl run` (declared with `oneOf: INPUT_FLAGS`). */
+export const DIRECT_RUN_OPTIONS = {
+  ref: { type: "string", placeholder: "R", description: "the tool's ref, e.g. echo/text@1", required: true },
+  mode: { type: "string", placeholder: "mock|real", description: "mock or real work", required: true },
+  ...INPUT_OPTIONS,
+  "run-id": { type: "string", placeholder: "ID", description: "the run's id (default: a fresh UUID)" },
+  "write-prefix": {
+    type: "string",
+    placeholder: "/artifacts/…",
+    description: "where the outputs go (default /artifacts/outputs/{ref_slug}/{run_id}/)",
+  },
+  "expected-oci": {
+    type: "string",
+    placeholder: "IMAGE@sha256:…",
+    description: "fail with ERR_REGISTRY_MISMATCH unless the processor runs this digest",
+  },
+  timeout: { type: "string", placeholder: "S", description: "the run's budget in seconds (1-3600)" },
+} as const satisfies OptionSpecs;
+
 /** `--ref R --mode M` + inputs + `[--run-id] [--write-prefix] [--expected-oci] [--timeout]`, checked. */
-export async function readDirectRunArgs(args: string[], context: CliContext): Promise<DirectRunRequest> {
-  const { values } = parseFlags(args, {
-    ref: { type: "string" },
-    mode: { type: "string" },
-    "run-id": { type: "string" },
-    "write-prefix": { type: "string" },
-    "expected-oci": { type: "string" },
-    timeout: { type: "string" },
-    ...INPUT_OPTIONS,
-  });
-  const ref = requiredFlag(values.ref, "--ref");
+export async function readDirectRunArgs(
+  values: ParsedValues<typeof DIRECT_RUN_OPTIONS>,
+  context: CliContext,
+): Promise<DirectRunRequest> {
+  const ref = values.ref;
   const mode = ModeSchema.safeParse(values.mode);
   if (!mode.success) throw new TheoryError("ERR_INPUTS", "--mode mock|real is required");
   const runId = values["run-id"] ?? randomUUID();

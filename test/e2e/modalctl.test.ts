@@ -400,6 +400,16 @@ describe("theory modalctl (the real CLI) against the stand-in and a control plan
     });
   });
 
+  it("status: an unreachable control plane is ERR_ENDPOINT_MISSING (exit 7), like every control-plane call", async () => {
+    const unreachable = `http://127.0.0.1:${await freePort()}`;
+    const result = await cli(["modalctl", "status", "--ref", LITELLM], { THEORY_CONTROL_PLANE: unreachable });
+    expect(result.code).toBe(7);
+    expect(result.json.error).toEqual({
+      code: "ERR_ENDPOINT_MISSING",
+      message: `the control plane at ${unreachable} is unreachable`,
+    });
+  });
+
   it("positive parity: modalctl run, the control plane with target modal (wss through the tunnel) and with target local give byte-identical envelopes", async () => {
     const direct = await cli([
       "modalctl",

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ControlPlaneClient } from "../../agent/control-plane/client.ts";
+import type { CliContext } from "../../agent/cli/context.ts";
+import { ControlPlaneClient, controlPlaneClientFor } from "../../agent/control-plane/client.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { readSse } from "../../src/core/sse-reader.ts";
@@ -33,18 +34,21 @@ async function serve(handler: Handler): Promise<string> {
 }
 
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  const listening = server;
   server = undefined;
+  if (!listening) return;
+  listening.closeAllConnections();
+  await new Promise((resolve) => listening.close(resolve));
 });
 
 const logs: string[] = [];
-const client = (baseUrl: string) =>
+const client = (baseUrl: string, requestTimeoutMs?: number) =>
   new ControlPlaneClient({
     baseUrl,
     token: TOKEN,
     log: createLogger({ sink: (line) => logs.push(line) }),
     reconnect: FAST,
+    ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
   });
 
 const sse = (res: ServerResponse) => res.writeHead(200, { "content-type": "text/event-stream" });
@@ -153,6 +157,162 @@ describe("the API client", () => {
       .cancelRun("r1")
       .catch((e: unknown) => e)) as TheoryError;
     expect(error.code).toBe("ERR_ENDPOINT_MISSING");
+  });
+});
+
+describe("endpoint registrations (modalctl)", () => {
+  const REF = "llm/litellm@1";
+  const REGISTRATION = { url: "https://sandbox.example", image_digest: `sha256:${"a".repeat(64)}` };
+
+  it("PUT sends the registration with the token; GET answers it; both parse the answer", async () => {
+    const requests: { method?: string; url?: string; body: string }[] = [];
+    const url = await serve((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => (body += chunk));
+      req.on("end", () => {
+        requests.push({ method: req.method, url: req.url, body });
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ ref: REF, ...REGISTRATION }));
+      });
+    });
+    expect(await client(url).putEndpoint(REF, REGISTRATION)).toEqual({ ref: REF, ...REGISTRATION });
+    expect(await client(url).getEndpoint(REF)).toEqual({ ref: REF, ...REGISTRATION });
+    expect(requests).toEqual([
+      { method: "PUT", url: `/v1/endpoints/${REF}`, body: JSON.stringify(REGISTRATION) },
+      { method: "GET", url: `/v1/endpoints/${REF}`, body: "" },
+    ]);
+    expect(seen.map((s) => s.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
+  });
+
+  it("none registered: GET is null, DELETE false; a removed one: DELETE true", async () => {
+    // GET, then DELETE twice: the first two find nothing, the third removes one.
+    const url = await serve((_req, res, connection) => {
+      if (connection < 3) {
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end('{"status":"error","error":{"code":"ERR_NOT_FOUND","message":"no endpoint"}}');
+      } else res.writeHead(204).end();
+    });
+    expect(await client(url).getEndpoint(REF)).toBeNull();
+    expect(await client(url).deleteEndpoint(REF)).toBe(false);
+    expect(await client(url).deleteEndpoint(REF)).toBe(true);
+  });
+
+  it("an error envelope is its code (not null), an answer that is no registration ERR_INTERNAL", async () => {
+    const url = await serve((req, res) => {
+      if (req.method === "PUT") {
+        res.writeHead(403, { "content-type": "application/json" });
+        res.end('{"status":"error","error":{"code":"ERR_AUTH","message":"needs endpoints:write"}}');
+      } else {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end('{"ref":"llm/litellm@1"}');
+      }
+    });
+    const refused = (await client(url)
+      .putEndpoint(REF, REGISTRATION)
+      .catch((e: unknown) => e)) as TheoryError;
+    expect([refused.code, refused.message, refused.status]).toEqual([
+      "ERR_AUTH",
+      "needs endpoints:write",
+      403,
+    ]);
+    const invalid = (await client(url)
+      .getEndpoint(REF)
+      .catch((e: unknown) => e)) as TheoryError;
+    expect(invalid.code).toBe("ERR_INTERNAL");
+  });
+});
+
+describe("one failure mapping for every call", () => {
+  it("nobody listening -> ERR_ENDPOINT_MISSING naming the control plane, for runs and endpoints alike", async () => {
+    const url = await serve(() => {});
+    server?.close();
+    const cp = client(url);
+    const calls = [
+      () => cp.getRun("r1"),
+      () => cp.getEnvelope("r1"),
+      () =>
+        cp.putEndpoint("llm/litellm@1", {
+          url: "https://x.example",
+          image_digest: `sha256:${"a".repeat(64)}`,
+        }),
+      () => cp.getEndpoint("llm/litellm@1"),
+      () => cp.deleteEndpoint("llm/litellm@1"),
+    ];
+    for (const call of calls) {
+      const error = (await call().catch((e: unknown) => e)) as TheoryError;
+      expect(error).toBeInstanceOf(TheoryError);
+      expect([error.code, error.message]).toEqual([
+        "ERR_ENDPOINT_MISSING",
+        `the control plane at ${url} is unreachable`,
+      ]);
+    }
+  });
+
+  it("a call that gets no answer in time is ERR_ENDPOINT_MISSING too", async () => {
+    const url = await serve(() => {});
+    const started = Date.now();
+    const error = (await client(url, 200)
+      .getEndpoint("llm/litellm@1")
+      .catch((e: unknown) => e)) as TheoryError;
+    expect([error.code, error.message]).toEqual([
+      "ERR_ENDPOINT_MISSING",
+      `the control plane at ${url} is unreachable (no answer in time)`,
+    ]);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("an answer within the timeout is taken; a held POST (Prefer: wait) gets the wait on top", async () => {
+    const RESOURCE = {
+      run_id: "r1",
+      ref: "llm/litellm@1",
+      target: "modal",
+      state: "succeeded",
+      envelope: null,
+    };
+    const url = await serve((_req, res) =>
+      setTimeout(() => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(RESOURCE));
+      }, 300),
+    );
+    expect(await client(url, 1000).getRun("r1")).toEqual(RESOURCE);
+    const request = {
+      ref: "llm/litellm@1",
+      mode: "mock",
+      inputs: {},
+      target: "modal",
+      artifact_scope: "local",
+    };
+    expect(await client(url, 100).createRun(request as never, 1)).toEqual(RESOURCE);
+    const late = (await client(url, 100)
+      .createRun(request as never)
+      .catch((e: unknown) => e)) as TheoryError;
+    expect(late.code).toBe("ERR_ENDPOINT_MISSING");
+  });
+
+  it("the event stream has no timeout: a stream slower than it is followed to done", async () => {
+    const url = await serve((_req, res) => {
+      sse(res);
+      res.write(token(1));
+      setTimeout(() => res.end(`event: done\ndata: ${ENVELOPE}\n\n`), 300);
+    });
+    const events = await collect(client(url, 100).events("r1"));
+    expect(events.map((e) => e.id ?? e.event)).toEqual(["1", "done"]);
+    expect(seen).toHaveLength(1);
+  });
+
+  it("the configured client: no URL -> ERR_INPUTS, no token -> ERR_AUTH, both -> a client", () => {
+    const context = (config: object) =>
+      ({ config, log: createLogger({ sink: () => {} }), signal: new AbortController().signal }) as CliContext;
+    expect(() => controlPlaneClientFor(context({ token: TOKEN }))).toThrow(
+      expect.objectContaining({ code: "ERR_INPUTS" }),
+    );
+    expect(() => controlPlaneClientFor(context({ controlPlane: "http://127.0.0.1:1" }))).toThrow(
+      expect.objectContaining({ code: "ERR_AUTH" }),
+    );
+    expect(
+      controlPlaneClientFor(context({ controlPlane: "http://127.0.0.1:1", token: TOKEN })),
+    ).toBeInstanceOf(ControlPlaneClient);
   });
 });
 

@@ -1,0 +1,133 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./support/docker.ts";
+
+// The real `theory` binary as a user meets it: declared flags, generated help, strict parsing with
+// exit status 2 for every mistake, and an unreachable control plane.
+const root = join(import.meta.dirname, "..", "..");
+let home = "";
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), "theory-e2e-cli-"));
+});
+
+afterAll(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function theory(args: string[], env: Record<string, string> = {}): Promise<Exited> {
+  const child = spawn(process.execPath, [join(root, "agent", "bin", "theory.js"), ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH, THEORY_HOME: home, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+const errorOf = (result: Exited) => JSON.parse(result.stdout).error;
+
+describe("strict parsing: every mistake is ERR_INPUTS, exit 2, naming it", () => {
+  it("theory agent --bogus", async () => {
+    const result = await theory(["agent", "--bogus", "--agent-id", "box", "--json"]);
+    expect(result.code).toBe(2);
+    expect(errorOf(result)).toEqual({
+      code: "ERR_INPUTS",
+      message: "unknown flag --bogus (see theory agent --help)",
+    });
+    expect(result.stderr).toContain('"code":"ERR_INPUTS"');
+  });
+
+  it("theory localctl start --nope", async () => {
+    const result = await theory(["localctl", "start", "--nope", "--ref", "echo/text@1", "--json"]);
+    expect(result.code).toBe(2);
+    expect(errorOf(result)).toEqual({
+      code: "ERR_INPUTS",
+      message: "unknown flag --nope (see theory localctl start --help)",
+    });
+  });
+
+  it("theory nosuch, and theory with no command", async () => {
+    const unknown = await theory(["nosuch"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toBe("");
+    expect(unknown.stderr).toContain('unknown command \\"nosuch\\"');
+    const json = await theory(["nosuch", "--json"]);
+    expect([json.code, errorOf(json).code]).toEqual([2, "ERR_INPUTS"]);
+    const none = await theory(["--json"]);
+    expect([none.code, errorOf(none).message]).toEqual([
+      2,
+      expect.stringContaining("give a command: theory agent|imagectl|localctl|modalctl|run|runs"),
+    ]);
+  });
+
+  it("a missing value, a missing required flag, a stray or missing positional, an unknown subcommand", async () => {
+    const cases: [string[], string][] = [
+      [["run", "--ref"], "--ref needs a value: --ref R"],
+      [["localctl", "status", "--home"], "--home needs a value: --home DIR"],
+      [["localctl", "stop"], "--ref R is required"],
+      [["runs", "get", "run-1", "run-2"], 'unexpected argument "run-2"'],
+      [["runs", "cancel"], "give ID: theory runs cancel ID"],
+      [["modalctl", "restart", "--ref", "llm/litellm@1"], 'unknown subcommand "restart"'],
+      [
+        ["imagectl", "push", "--ref", "echo/text@1", "--platform", "amd64", "--base-image", "x"],
+        "unknown flag",
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const result = await theory([...args, "--json"]);
+      expect([result.code, errorOf(result).code], args.join(" ")).toEqual([2, "ERR_INPUTS"]);
+      expect(errorOf(result).message).toContain(message);
+    }
+  });
+});
+
+describe("generated help: the result on stdout, exit 0", () => {
+  it("theory run --help: the usage line, every flag with its description, the inputs' exclusion", async () => {
+    const result = await theory(["run", "--help"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^usage: theory run --ref R --target local\|modal /);
+    expect(result.stdout).toContain("(--inputs-json JSON | --inputs-file PATH | --inputs -)");
+    expect(result.stdout).toMatch(/--wait +hold the request until the run settles/);
+    expect(result.stdout).toContain("THEORY_TOKEN");
+    expect(result.stderr).toBe("");
+  });
+
+  it("-h on a subcommand, even after a mistake; theory --help lists every command", async () => {
+    const sub = await theory(["modalctl", "start", "--bogus", "-h"]);
+    expect(sub.code).toBe(0);
+    expect(sub.stdout).toMatch(/^usage: theory modalctl start --ref R /);
+    const top = await theory(["--help"]);
+    expect(top.code).toBe(0);
+    for (const name of ["agent", "imagectl", "localctl", "modalctl", "run", "runs"])
+      expect(top.stdout).toMatch(new RegExp(`\\n  ${name} +\\S`));
+  });
+});
+
+describe("the control-plane client, as the CLI uses it", () => {
+  it("an unreachable control plane: theory runs get exits 7 with ERR_ENDPOINT_MISSING naming it", async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const result = await theory(["runs", "get", "run-1", "--json"], {
+      THEORY_CONTROL_PLANE: url,
+      THEORY_TOKEN: "some-token",
+    });
+    expect(result.code).toBe(7);
+    expect(errorOf(result)).toEqual({
+      code: "ERR_ENDPOINT_MISSING",
+      message: `the control plane at ${url} is unreachable`,
+    });
+    expect(result.stderr).not.toContain("some-token");
+  });
+});
