@@ -74,6 +74,10 @@ export default defineConfig({
       },
       workerProject("worker", "r2", ["test/shared/**/*.test.ts", "test/worker/**/*.test.ts"]),
       // The same Worker with STORAGE=s3: world scope, where presigned PUTs and storage are one store.
+      // Settled runs kept two seconds: retention deleting a run's storage and objects (S3, as in production R2's API).
+      workerProject("worker-retention", "s3", ["test/worker-retention/**/*.test.ts"], {
+        RUN_RETENTION_SECONDS: "2",
+      }),
       workerProject("worker-s3", "s3", ["test/worker-s3/**/*.test.ts"], {
         MODAL_PROXY_KEY: TEST_MODAL_PROXY.key,
         MODAL_PROXY_SECRET: TEST_MODAL_PROXY.secret,

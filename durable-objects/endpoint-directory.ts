@@ -1,36 +1,46 @@
 import { DurableObject } from "cloudflare:workers";
 import type { EndpointRegistration } from "../src/contract/api.ts";
 
-/** The endpoint directory: the Modal endpoints `modalctl start` registers, one row per ref. */
+/**
+ * One ref's entry of the endpoint directory (named by the ref): the URL and digest `modalctl start`
+ * registered. One object per ref, so no single object sits on every run's path.
+ */
 export class EndpointDirectory extends DurableObject<Env> {
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS endpoints (ref TEXT PRIMARY KEY, url TEXT NOT NULL, image_digest TEXT NOT NULL)",
+  #ensureTable(): void {
+    this.ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS endpoint (id INTEGER PRIMARY KEY CHECK (id = 1), url TEXT NOT NULL, image_digest TEXT NOT NULL)",
     );
   }
 
-  async put(ref: string, registration: EndpointRegistration): Promise<void> {
+  #hasTable(): boolean {
+    return (
+      this.ctx.storage.sql
+        .exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'endpoint'")
+        .toArray().length > 0
+    );
+  }
+
+  async put(registration: EndpointRegistration): Promise<void> {
+    this.#ensureTable();
     this.ctx.storage.sql.exec(
-      "INSERT INTO endpoints (ref, url, image_digest) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET url = excluded.url, image_digest = excluded.image_digest",
-      ref,
+      "INSERT INTO endpoint (id, url, image_digest) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET url = excluded.url, image_digest = excluded.image_digest",
       registration.url,
       registration.image_digest,
     );
   }
 
-  async get(ref: string): Promise<EndpointRegistration | null> {
-    const rows = this.ctx.storage.sql
-      .exec<{ url: string; image_digest: string }>(
-        "SELECT url, image_digest FROM endpoints WHERE ref = ?",
-        ref,
-      )
-      .toArray();
-    const row = rows[0];
+  async get(): Promise<EndpointRegistration | null> {
+    if (!this.#hasTable()) return null;
+    const row = this.ctx.storage.sql
+      .exec<{ url: string; image_digest: string }>("SELECT url, image_digest FROM endpoint WHERE id = 1")
+      .toArray()[0];
     return row ? { url: row.url, image_digest: row.image_digest } : null;
   }
 
-  async remove(ref: string): Promise<boolean> {
-    return this.ctx.storage.sql.exec("DELETE FROM endpoints WHERE ref = ?", ref).rowsWritten > 0;
+  /** True when there was a registration to remove; the object keeps no storage afterwards. */
+  async remove(): Promise<boolean> {
+    const existed = (await this.get()) !== null;
+    await this.ctx.storage.deleteAll();
+    return existed;
   }
 }

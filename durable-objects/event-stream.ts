@@ -22,8 +22,6 @@ export function wsEvent(event: RunEvent): string {
   return `{${id}"event":${JSON.stringify(event.kind)},"data":${event.data}}`;
 }
 
-export const DONE = "done";
-
 /** Where a subscriber resumes: after Last-Event-ID (SSE reconnect) or `?after=` (WebSocket). */
 export function resumeAfter(request: Request): number {
   const raw = request.headers.get("Last-Event-ID") ?? new URL(request.url).searchParams.get("after") ?? "0";

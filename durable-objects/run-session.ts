@@ -1,5 +1,4 @@
 import { DurableObject } from "cloudflare:workers";
-import type { SSEStreamingApi } from "hono/streaming";
 import {
   isTerminal,
   type Receipt,
@@ -9,29 +8,32 @@ import {
 } from "../src/contract/api.ts";
 import { type Envelope, EnvelopeSchema, type ErrorBody } from "../src/contract/envelope.ts";
 import type { ProcessorFrame } from "../src/contract/frames.ts";
-import type { Platform } from "../src/contract/primitives.ts";
+import { OUTPUT_INDEX, type Platform } from "../src/contract/primitives.ts";
+import { DONE_EVENT } from "../src/contract/run-events.ts";
 import { canonicalJson, sha256Hex } from "../src/core/canonical.ts";
 import { buildErrorEnvelope } from "../src/core/envelope.ts";
 import { TheoryError, toErrorBody } from "../src/core/errors.ts";
 import { ENVELOPE_OBJECT, RECEIPT_OBJECT, worldObjectKey } from "../src/core/paths.ts";
-import { openSseStream, SSE_HEADERS } from "../src/core/sse-writer.ts";
 import { envFingerprint, lookupTool } from "../src/core/tool-registry.ts";
 import { checkOutboundUrl } from "../src/core/url-policy.ts";
 import { endpointTransport } from "../src/engine/endpoint-transport.ts";
 import { executeRun, type RunRecord } from "../src/engine/orchestrator.ts";
 import { planRun, type RunPlan } from "../src/engine/run-plan.ts";
 import type { RunTransport } from "../src/engine/transport.ts";
-import { agentTunnel, endpointDirectory } from "../src/worker/objects.ts";
+import { lookupEndpoint } from "../src/worker/endpoint-lookup.ts";
+import { agentTunnel } from "../src/worker/objects.ts";
 import { type Runtime, runtimeFor } from "../src/worker/runtime.ts";
 import { agentTransport } from "../src/worker/transports/agent-transport.ts";
 import { workerdConnect } from "../src/worker/transports/workerd-socket.ts";
-import { DONE, type RunEvent, resumeAfter, sseEvents, wsEvent } from "./event-stream.ts";
-import { type RunRow, RunTable } from "./run-table.ts";
+import { EventLog } from "./event-log.ts";
+import { resumeAfter } from "./event-stream.ts";
+import { type RunRow, RunStore } from "./run-store.ts";
+import { Subscribers } from "./subscribers.ts";
 import { WebhookDeliveries } from "./webhook-deliveries.ts";
 
 /** Past the run's own budget, how long the alarm waits before declaring the session lost. */
 const SETTLE_MARGIN_MS = 10_000;
-/** A persist that failed is tried again this much later (by the alarm). */
+/** When the object-store copy of a settled run is checked (and retried) by the alarm. */
 const PERSIST_RETRY_MS = 2000;
 const encoder = new TextEncoder();
 
@@ -44,21 +46,41 @@ function stateOf(envelope: Envelope): RunState {
   return envelope.error.code === "ERR_CANCELED" ? "canceled" : "failed";
 }
 
+/** How a run ended, as the receipt tells it. */
+interface Settlement {
+  envelope: Envelope;
+  text: string;
+  sha256: string;
+  attempts: Receipt["attempts"];
+  startedAt?: string;
+  ackedAt?: string;
+  settledAt: string;
+  frames: Receipt["frames"];
+}
+
 /**
- * One per run (addressed by run_id): the orchestrator's home. Holds the state machine, the events,
- * the processor session, the timeout alarm, and persists the envelope and receipt before the run is
- * reported settled.
+ * One per run (named by run_id): the orchestrator's home. It owns the run's row (RunStore), its
+ * numbered events (EventLog), its live subscribers (Subscribers) and its outbound webhook
+ * (WebhookDeliveries), and keeps what a run costs on the platform small: the run is recorded in one
+ * commit, its frames in batches, its result in one commit that makes it durable before anyone is
+ * told; the object-store copy follows off the critical path (docs/operations.md#a-runs-storage).
  */
 export class RunSession extends DurableObject<Env> {
-  private readonly table: RunTable;
+  private readonly store: RunStore;
+  private readonly events: EventLog;
+  private readonly subscribers: Subscribers;
   private readonly deliveries: WebhookDeliveries;
-  private execution?: { controller: AbortController; done: Promise<void> };
-  private readonly sseSubscribers = new Set<SSEStreamingApi>();
-  private readonly settledWaiters = new Set<() => void>();
+  private execution?: AbortController;
+  private creating?: Promise<unknown>;
+  private readonly waiters = new Set<() => void>();
+  /** The alarm as last set by this instance (undefined: not known, so the next change sets it). */
+  private alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.table = new RunTable(ctx.storage.sql);
+    this.store = new RunStore(ctx.storage.sql);
+    this.events = new EventLog(this.store);
+    this.subscribers = new Subscribers(ctx);
     this.deliveries = new WebhookDeliveries(ctx.storage.sql);
   }
 
@@ -68,23 +90,48 @@ export class RunSession extends DurableObject<Env> {
 
   /**
    * Idempotent start: the same request again is the same run; another request under this id is
-   * ERR_CONFLICT. Errors come back as values: a thrown error loses its type crossing RPC.
+   * ERR_CONFLICT. With `waitMs`, answers once the run settled or the wait ended (`Prefer: wait`),
+   * in this one call. Errors come back as values: a thrown error loses its type crossing RPC.
    */
-  async start(request: RunRequest & { run_id: string }): Promise<StartResult> {
-    const requestSha256 = await sha256Hex(canonicalJson(request));
-    const existing = this.table.get();
+  async start(
+    request: RunRequest & { run_id: string },
+    options: { waitMs?: number } = {},
+  ): Promise<StartResult> {
+    const requestText = canonicalJson(request);
+    const requestSha256 = await sha256Hex(requestText);
+    // Duplicates arriving together are one run: each waits for the start in flight, then looks.
+    while (this.creating) await this.creating;
+    let started: StartResult;
+    const existing = this.store.get();
     if (existing) {
-      if (existing.request_sha256 !== requestSha256) {
-        return {
-          ok: false,
-          error: {
-            code: "ERR_CONFLICT",
-            message: `run_id ${request.run_id} was already used for a different request`,
-          },
-        };
+      started =
+        existing.request_sha256 === requestSha256
+          ? { ok: true, resource: this.resourceOf(existing), created: false }
+          : {
+              ok: false,
+              error: {
+                code: "ERR_CONFLICT",
+                message: `run_id ${request.run_id} was already used for a different request`,
+              },
+            };
+    } else {
+      const creating = this.create(request, requestText, requestSha256);
+      this.creating = creating.catch(() => undefined);
+      try {
+        started = await creating;
+      } finally {
+        this.creating = undefined;
       }
-      return { ok: true, resource: this.resourceOf(existing), created: false };
     }
+    if (!started.ok || options.waitMs === undefined) return started;
+    return { ...started, resource: await this.waitSettled(options.waitMs) };
+  }
+
+  private async create(
+    request: RunRequest & { run_id: string },
+    requestText: string,
+    requestSha256: string,
+  ): Promise<StartResult> {
     const { config, toolRegistry, store } = this.runtime;
     let plan: RunPlan;
     try {
@@ -109,12 +156,27 @@ export class RunSession extends DurableObject<Env> {
     } catch (error) {
       return { ok: false, error: toErrorBody(error) };
     }
+    // One commit: the row, the webhook, the alarm and the start event are written in this turn.
     const now = Date.now();
-    this.table.create(request, requestSha256, new Date(now).toISOString(), now + plan.timeoutMs);
+    this.store.create({
+      run_id: request.run_id,
+      request: requestText,
+      request_sha256: requestSha256,
+      ref: request.ref,
+      target: request.target,
+      agent: request.agent ?? null,
+      state: "queued",
+      queued_at: new Date(now).toISOString(),
+      deadline_ms: now + plan.timeoutMs,
+      envelope: null,
+      receipt: null,
+      persisted: 0,
+      expires_at_ms: null,
+    });
     if (request.webhook) this.deliveries.configure(request.webhook.url, request.webhook.events);
-    await this.scheduleAlarm();
     this.launch(plan, request);
-    return { ok: true, resource: this.resourceOf(this.table.get() as RunRow), created: true };
+    this.scheduleAlarm();
+    return { ok: true, resource: this.resourceOf(this.store.get() as RunRow), created: true };
   }
 
   /**
@@ -127,74 +189,100 @@ export class RunSession extends DurableObject<Env> {
   }
 
   async resource(): Promise<RunResource | null> {
-    const row = this.table.get();
+    const row = this.store.get();
     return row ? this.resourceOf(row) : null;
   }
 
-  /** The run resource once it settles, or as it stands after `timeoutMs` (for `Prefer: wait`). */
-  async waitSettled(timeoutMs: number): Promise<RunResource | null> {
-    const row = this.table.get();
-    if (!row || isTerminal(row.state)) return row ? this.resourceOf(row) : null;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const waiters = this.settledWaiters;
-      function done() {
-        clearTimeout(timer);
-        waiters.delete(done);
-        resolve();
-      }
-      waiters.add(done);
-    });
-    return this.resourceOf(this.table.get() as RunRow);
+  /** The run's envelope or receipt as stored (the bytes GET serves), once it settled; else null. */
+  async settled(name: "envelope" | "receipt"): Promise<string | null> {
+    const row = this.store.get();
+    if (!row || !isTerminal(row.state)) return null;
+    return name === "envelope" ? row.envelope : row.receipt;
+  }
+
+  /** The run resource once it settles, or as it stands after `waitMs`. */
+  private async waitSettled(waitMs: number): Promise<RunResource> {
+    const row = this.store.get() as RunRow;
+    if (!isTerminal(row.state)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, waitMs);
+        const waiters = this.waiters;
+        function done() {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        }
+        waiters.add(done);
+      });
+    }
+    return this.resourceOf(this.store.get() as RunRow);
   }
 
   async cancel(): Promise<RunResource | null> {
-    const row = this.table.get();
+    const row = this.store.get();
     if (!row) return null;
-    if (this.execution)
-      this.execution.controller.abort(new TheoryError("ERR_CANCELED", "the run was canceled"));
-    else if (!isTerminal(row.state)) {
-      await this.settleWithout(row, { code: "ERR_CANCELED", message: "the run was canceled" });
+    if (!isTerminal(row.state)) {
+      const canceled = new TheoryError("ERR_CANCELED", "the run was canceled");
+      if (this.execution) this.execution.abort(canceled);
+      else await this.settleWithout(row, canceled.toBody());
     }
-    return this.resourceOf(this.table.get() as RunRow);
+    return this.resourceOf(this.store.get() as RunRow);
   }
 
   /**
-   * One alarm for two jobs: webhook retries that are due, and the run's deadline (the timeout
-   * backstop: abort a live session, settle a lost one, or retry a persist that failed).
+   * One alarm for every timed job: webhook retries that are due, the run's deadline (abort a live
+   * session, settle a lost one), the object-store copy of a settled run, and its retention.
    */
   override async alarm(): Promise<void> {
-    await Promise.all(this.deliveries.due(Date.now()).map((event) => this.deliver(event)));
-    const row = this.table.get();
-    if (row && !isTerminal(row.state) && Date.now() >= row.deadline_ms) await this.onDeadline(row);
-    await this.scheduleAlarm();
+    this.alarmAt = null;
+    try {
+      const row = this.store.get();
+      if (!row) return;
+      const now = Date.now();
+      await Promise.all(this.deliveries.due(now).map((event) => this.deliver(event)));
+      if (!isTerminal(row.state)) {
+        if (now >= row.deadline_ms) await this.onDeadline(row);
+      } else if (!row.persisted) {
+        await this.persist();
+      } else if (row.expires_at_ms !== null && now >= row.expires_at_ms) {
+        return await this.expire(row);
+      }
+      this.scheduleAlarm();
+    } catch (error) {
+      this.runtime.log.error("error.run.alarm", { error: error as Error });
+      throw error;
+    }
   }
 
   private async onDeadline(row: RunRow): Promise<void> {
-    if (row.envelope) return this.persist(row.envelope, row.receipt as string); // a persist that failed before
     const budget = new TheoryError("ERR_WS_TIMEOUT", "the run exceeded its time budget");
     if (this.execution) {
-      this.execution.controller.abort(budget);
-      this.table.setDeadline(Date.now() + SETTLE_MARGIN_MS);
+      this.execution.abort(budget);
+      this.store.update({ deadline_ms: Date.now() + SETTLE_MARGIN_MS });
       return;
     }
     await this.settleWithout(row, budget.toBody());
   }
 
-  /** The earliest of the run's deadline (while unsettled) and the next webhook retry. */
-  private async scheduleAlarm(): Promise<void> {
-    const row = this.table.get();
-    const times = [
-      row && !isTerminal(row.state) ? row.deadline_ms : undefined,
-      this.deliveries.nextDue(),
-    ].filter((t): t is number => t !== undefined);
-    if (times.length > 0) await this.ctx.storage.setAlarm(Math.min(...times));
-    else await this.ctx.storage.deleteAlarm();
+  /** The earliest of the timed jobs; the alarm is written only when that time changes. */
+  private scheduleAlarm(): void {
+    const row = this.store.get();
+    if (!row) return;
+    const times = [this.deliveries.nextDue()];
+    if (!isTerminal(row.state)) times.push(row.deadline_ms);
+    else if (!row.persisted) times.push(Date.now() + PERSIST_RETRY_MS);
+    else times.push(row.expires_at_ms ?? undefined);
+    const defined = times.filter((t): t is number => t !== undefined);
+    const at = defined.length > 0 ? Math.min(...defined) : null;
+    if (at === this.alarmAt) return;
+    this.alarmAt = at;
+    if (at === null) void this.ctx.storage.deleteAlarm();
+    else void this.ctx.storage.setAlarm(at);
   }
 
   /** Queues an outbound webhook event (if asked for) and tries it at once, without anyone waiting. */
   private notify(event: "start" | "completed"): void {
-    const row = this.table.get() as RunRow;
+    const row = this.store.get() as RunRow;
     if (this.deliveries.enqueue(row.run_id, event, canonicalJson(this.resourceOf(row)))) {
       void this.deliver(event).then(() => this.scheduleAlarm());
     }
@@ -204,32 +292,47 @@ export class RunSession extends DurableObject<Env> {
     const { config, log } = this.runtime;
     if (!config.webhookSigningSecret) return;
     await this.deliveries.attempt(event, config.webhookSigningSecret);
-    const row = this.table.get() as RunRow;
+    const row = this.store.get();
+    if (!row) return;
     log.info("webhook.attempt", { execution_id: row.run_id, event });
-    // After settling, the stored receipt is rewritten so it shows every attempt.
-    if (isTerminal(row.state) && row.envelope && row.receipt) {
+    // After settling, the receipt is rewritten so it shows every attempt.
+    if (isTerminal(row.state) && row.receipt) {
       const receipt = canonicalJson({
         ...(JSON.parse(row.receipt) as Receipt),
         webhooks: this.deliveries.summary(),
       });
-      this.table.setResult(row.envelope, receipt);
-      const key = worldObjectKey(config.worldId, row.run_id, RECEIPT_OBJECT);
-      await this.runtime.store
-        .put(key, encoder.encode(receipt), "application/json")
-        .catch((error: unknown) => log.warn("error.receipt.persist", { error: error as Error }));
+      this.store.update({ receipt });
+      if (row.persisted) {
+        const key = worldObjectKey(config.worldId, row.run_id, RECEIPT_OBJECT);
+        await this.runtime.store
+          .put(key, encoder.encode(receipt), "application/json")
+          .catch((error: unknown) => log.warn("error.receipt.persist", { error: error as Error }));
+      }
     }
   }
 
+  /** The run's events (SSE, or a WebSocket on upgrade): replay after the resume point, then live. */
   override async fetch(request: Request): Promise<Response> {
-    if (!this.table.get()) {
+    try {
+      const row = this.store.get();
+      if (!row) {
+        return Response.json(
+          { status: "error", error: { code: "ERR_NOT_FOUND", message: "no such run" } },
+          { status: 404 },
+        );
+      }
+      const replay = this.events.after(resumeAfter(request));
+      const done = isTerminal(row.state) ? { kind: DONE_EVENT, data: row.envelope as string } : undefined;
+      return request.headers.get("Upgrade")?.toLowerCase() === "websocket"
+        ? this.subscribers.websocket(replay, done)
+        : this.subscribers.sse(replay, done);
+    } catch (error) {
+      this.runtime.log.error("error.run.events", { error: error as Error });
       return Response.json(
-        { status: "error", error: { code: "ERR_NOT_FOUND", message: "no such run" } },
-        { status: 404 },
+        { status: "error", error: { code: "ERR_INTERNAL", message: "internal error" } },
+        { status: 500 },
       );
     }
-    const after = resumeAfter(request);
-    if (request.headers.get("Upgrade")?.toLowerCase() === "websocket") return this.acceptSubscriber(after);
-    return this.streamSse(after);
   }
 
   override async webSocketMessage(): Promise<void> {
@@ -250,7 +353,7 @@ export class RunSession extends DurableObject<Env> {
       run_id: row.run_id,
       ref: row.ref,
       target: row.target,
-      state: row.state,
+      state: !settled && this.execution ? "running" : row.state,
       envelope: settled && row.envelope ? EnvelopeSchema.parse(JSON.parse(row.envelope)) : null,
     };
   }
@@ -265,9 +368,8 @@ export class RunSession extends DurableObject<Env> {
         log: log.child({ target: "local", ref: request.ref, execution_id: request.run_id }),
       });
     }
-    const directory = endpointDirectory(this.env);
     return endpointTransport({
-      resolve: (ref) => directory.get(ref),
+      resolve: (ref) => lookupEndpoint(this.env, ref),
       connect: workerdConnect,
       fetch: (input, init) => fetch(input, init),
       health: config.health,
@@ -280,38 +382,36 @@ export class RunSession extends DurableObject<Env> {
 
   private launch(plan: RunPlan, request: RunRequest & { run_id: string }): void {
     const controller = new AbortController();
+    this.execution = controller;
     const { log, store } = this.runtime;
-    const run = async () => {
-      this.table.setState("running");
-      this.notify("start");
-      log.info("ws.run.start", { execution_id: plan.runId, ref: plan.ref, target: request.target });
-      const record = await executeRun(plan, this.transportFor(request), controller.signal, {
-        onFrame: (frame, text) => this.onFrame(frame, text),
-        storedEtag: async (key) => (await store.head(key))?.etag ?? null,
-        log,
-      });
-      this.execution = undefined;
-      await this.settle(record);
-    };
-    const done = run().catch((error: unknown) =>
-      log.error("error.run.settle", { execution_id: plan.runId, error: error as Error }),
-    );
+    this.notify("start");
+    log.info("ws.run.start", { execution_id: plan.runId, ref: plan.ref, target: request.target });
     // No waitUntil: a Durable Object stays alive while its socket to the processor is open.
-    this.execution = { controller, done };
+    executeRun(plan, this.transportFor(request), controller.signal, {
+      onFrame: (frame, text) => this.onFrame(frame, text),
+      storedEtag: async (key) => (await store.head(key))?.etag ?? null,
+      log,
+    }).then(
+      (record) => this.settleRecord(record),
+      (error: unknown) => log.error("error.run.settle", { execution_id: plan.runId, error: error as Error }),
+    );
   }
 
   private onFrame(frame: ProcessorFrame, text: string): void {
     if (frame.kind === "RunResult") return; // the terminal `done` carries the checked envelope instead
-    const seq = this.table.appendEvent(frame.kind, text);
-    this.broadcast({ seq, kind: frame.kind, data: text });
+    const seq = this.events.append(frame.kind, text);
+    this.subscribers.broadcast({ seq, kind: frame.kind, data: text });
   }
 
-  private async settle(record: RunRecord): Promise<void> {
-    await this.record(record.envelope, record.text, record.sha256, {
+  private settleRecord(record: RunRecord): void {
+    this.settle({
+      envelope: record.envelope,
+      text: record.text,
+      sha256: record.sha256,
       attempts: record.attempts,
-      started_at: record.startedAt,
-      acked_at: record.ackedAt,
-      settled_at: record.settledAt,
+      startedAt: record.startedAt,
+      ackedAt: record.ackedAt,
+      settledAt: record.settledAt,
       frames: record.frames,
     });
   }
@@ -325,120 +425,109 @@ export class RunSession extends DurableObject<Env> {
       envFingerprint: envFingerprint(tool.resources),
     });
     const text = canonicalJson(envelope);
-    await this.record(envelope, text, await sha256Hex(text), {
+    const sha256 = await sha256Hex(text);
+    this.settle({
+      envelope,
+      text,
+      sha256,
       attempts: [],
-      settled_at: new Date().toISOString(),
+      settledAt: new Date().toISOString(),
       frames: { total: 0, tokens: 0, bytes_in: 0 },
     });
   }
 
-  /** Keeps the result and its receipt in SQLite (so a restart can finish), then persists both. */
-  private async record(
-    envelope: Envelope,
-    text: string,
-    sha256: string,
-    run: {
-      attempts: Receipt["attempts"];
-      started_at?: string;
-      acked_at?: string;
-      settled_at: string;
-      frames: Receipt["frames"];
-    },
-  ): Promise<void> {
-    const row = this.table.get() as RunRow;
+  /**
+   * The result, the last events and the receipt are written in one turn (one commit) and only then
+   * announced: the envelope is durable before any waiter or subscriber hears of it, and never
+   * changes afterwards. The object-store copy is made next, off the critical path, retried by the alarm.
+   */
+  private settle(outcome: Settlement): void {
+    this.execution = undefined;
+    const row = this.store.get();
+    if (!row || isTerminal(row.state)) return;
+    const { config, log } = this.runtime;
+    const state = stateOf(outcome.envelope);
+    this.events.flush();
+    this.store.update({
+      state,
+      envelope: outcome.text,
+      receipt: canonicalJson(this.receiptOf(row, state, outcome)),
+      expires_at_ms: Date.now() + config.retentionMs,
+    });
+    this.scheduleAlarm();
+    log.info("ws.run.settle", { execution_id: row.run_id, ref: row.ref, state });
+    this.subscribers.finish({ kind: DONE_EVENT, data: outcome.text });
+    for (const wake of [...this.waiters]) wake();
+    this.notify("completed");
+    void this.persist();
+  }
+
+  private receiptOf(row: RunRow, state: RunState, outcome: Settlement): Receipt {
     const webhooks = this.deliveries.summary();
-    const receipt: Receipt = {
+    return {
       run_id: row.run_id,
       ref: row.ref,
       target: row.target,
       ...(row.agent ? { agent: row.agent } : {}),
-      state: stateOf(envelope),
-      attempts: run.attempts,
+      state,
+      attempts: outcome.attempts,
       timings: {
         queued_at: row.queued_at,
-        ...(run.started_at ? { started_at: run.started_at } : {}),
-        ...(run.acked_at ? { acked_at: run.acked_at } : {}),
-        settled_at: run.settled_at,
-        duration_ms: Math.max(0, Date.parse(run.settled_at) - Date.parse(row.queued_at)),
+        ...(outcome.startedAt ? { started_at: outcome.startedAt } : {}),
+        ...(outcome.ackedAt ? { acked_at: outcome.ackedAt } : {}),
+        settled_at: outcome.settledAt,
+        duration_ms: Math.max(0, Date.parse(outcome.settledAt) - Date.parse(row.queued_at)),
       },
-      frames: run.frames,
-      envelope: { bytes: encoder.encode(text).byteLength, sha256 },
+      frames: outcome.frames,
+      events: this.events.stats(),
+      envelope: { bytes: encoder.encode(outcome.text).byteLength, sha256: outcome.sha256 },
       ...(webhooks ? { webhooks } : {}),
     };
-    this.table.setResult(text, canonicalJson(receipt));
-    await this.persist(text, canonicalJson(receipt));
   }
 
-  /** Envelope and receipt reach storage before the state turns terminal; a failed write is retried by the alarm. */
-  private async persist(envelopeText: string, receiptText: string): Promise<void> {
+  /** The settled envelope and receipt into the object store; a failure is retried by the alarm. */
+  private async persist(): Promise<void> {
     const { config, store, log } = this.runtime;
-    const row = this.table.get() as RunRow;
+    const row = this.store.get();
+    if (!row?.envelope || !row.receipt || row.persisted) return;
+    const key = (name: string) => worldObjectKey(config.worldId, row.run_id, name);
     try {
-      const key = (name: string) => worldObjectKey(config.worldId, row.run_id, name);
       await Promise.all([
-        store.put(key(ENVELOPE_OBJECT), encoder.encode(envelopeText), "application/json"),
-        store.put(key(RECEIPT_OBJECT), encoder.encode(receiptText), "application/json"),
+        store.put(key(ENVELOPE_OBJECT), encoder.encode(row.envelope), "application/json"),
+        store.put(key(RECEIPT_OBJECT), encoder.encode(row.receipt), "application/json"),
       ]);
+      // A webhook attempt may have rewritten the receipt meanwhile: the store gets the latest.
+      const latest = this.store.get()?.receipt;
+      if (latest && latest !== row.receipt)
+        await store.put(key(RECEIPT_OBJECT), encoder.encode(latest), "application/json");
     } catch (error) {
       log.error("error.run.persist", { execution_id: row.run_id, error: error as Error });
-      this.table.setDeadline(Date.now() + PERSIST_RETRY_MS);
-      await this.scheduleAlarm();
       return;
     }
-    const envelope = EnvelopeSchema.parse(JSON.parse(envelopeText));
-    this.table.setState(stateOf(envelope));
-    this.notify("completed");
-    await this.scheduleAlarm();
-    log.info("ws.run.settle", { execution_id: row.run_id, ref: row.ref, state: stateOf(envelope) });
-    this.broadcast({ kind: DONE, data: envelopeText }, true);
-    for (const wake of [...this.settledWaiters]) wake();
+    if (!this.store.get()) return; // expired meanwhile
+    this.store.update({ persisted: 1 });
+    this.scheduleAlarm();
   }
 
-  private broadcast(event: RunEvent, last = false): void {
-    const sse = sseEvents([event]);
-    for (const stream of this.sseSubscribers) {
-      void stream.write(sse);
-      if (last) void stream.close();
+  /** Retention: the run's objects (envelope, receipt, world outputs), then all the object holds. */
+  private async expire(row: RunRow): Promise<void> {
+    const { config, store, log } = this.runtime;
+    const tool = lookupTool(this.runtime.toolRegistry, row.ref);
+    const names = [ENVELOPE_OBJECT, RECEIPT_OBJECT, OUTPUT_INDEX, ...tool.outputs];
+    try {
+      await store.delete(names.map((name) => worldObjectKey(config.worldId, row.run_id, name)));
+    } catch (error) {
+      log.error("error.run.expire", { execution_id: row.run_id, error: error as Error });
+      this.store.update({ expires_at_ms: Date.now() + PERSIST_RETRY_MS });
+      this.scheduleAlarm();
+      return;
     }
-    if (last) this.sseSubscribers.clear();
-    const text = wsEvent(event);
-    for (const ws of this.ctx.getWebSockets()) {
-      try {
-        ws.send(text);
-        if (last) ws.close(1000, "done");
-      } catch {
-        // A subscriber that went away.
-      }
-    }
-  }
-
-  private streamSse(after: number): Response {
-    const stream = openSseStream();
-    void stream.write(sseEvents(this.table.eventsAfter(after)));
-    const current = this.table.get() as RunRow;
-    if (isTerminal(current.state)) {
-      void stream.write(sseEvents([{ kind: DONE, data: current.envelope as string }]));
-      void stream.close();
-    } else {
-      this.sseSubscribers.add(stream);
-      stream.onAbort(() => {
-        this.sseSubscribers.delete(stream);
-      });
-    }
-    return new Response(stream.responseReadable, { headers: SSE_HEADERS });
-  }
-
-  private acceptSubscriber(after: number): Response {
-    const pair = new WebSocketPair();
-    const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server);
-    for (const e of this.table.eventsAfter(after))
-      server.send(wsEvent({ seq: e.seq, kind: e.kind, data: e.data }));
-    const current = this.table.get() as RunRow;
-    if (isTerminal(current.state)) {
-      server.send(wsEvent({ kind: DONE, data: current.envelope as string }));
-      server.close(1000, "done");
-    }
-    return new Response(null, { status: 101, webSocket: client });
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.store.forget();
+    this.events.reset();
+    this.deliveries.forget();
+    this.alarmAt = null;
+    log.info("run.expired", { execution_id: row.run_id });
   }
 }

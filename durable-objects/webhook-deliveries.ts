@@ -29,21 +29,38 @@ type DeliveryRow = {
 export class WebhookDeliveries {
   private readonly sql: SqlStorage;
 
+  /** Whether this run asked for a webhook (its tables exist only then); undefined until looked up. */
+  private configured: boolean | undefined;
+
   constructor(sql: SqlStorage) {
     this.sql = sql;
-    sql.exec(
-      "CREATE TABLE IF NOT EXISTS webhook (id INTEGER PRIMARY KEY CHECK (id = 1), url TEXT NOT NULL, events TEXT NOT NULL)",
-    );
-    sql.exec(
-      "CREATE TABLE IF NOT EXISTS deliveries (event TEXT PRIMARY KEY, webhook_id TEXT NOT NULL, payload TEXT NOT NULL, attempts TEXT NOT NULL, delivered INTEGER NOT NULL, next_at INTEGER)",
-    );
   }
 
   configure(url: string, events: readonly Event[]): void {
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS webhook (id INTEGER PRIMARY KEY CHECK (id = 1), url TEXT NOT NULL, events TEXT NOT NULL)",
+    );
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS deliveries (event TEXT PRIMARY KEY, webhook_id TEXT NOT NULL, payload TEXT NOT NULL, attempts TEXT NOT NULL, delivered INTEGER NOT NULL, next_at INTEGER)",
+    );
     this.sql.exec("INSERT INTO webhook (id, url, events) VALUES (1, ?, ?)", url, JSON.stringify(events));
+    this.configured = true;
+  }
+
+  /** After the object's storage was deleted. */
+  forget(): void {
+    this.configured = false;
+  }
+
+  private isConfigured(): boolean {
+    this.configured ??=
+      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'webhook'").toArray()
+        .length > 0;
+    return this.configured;
   }
 
   private target(): { url: string; events: Event[] } | undefined {
+    if (!this.isConfigured()) return undefined;
     const row = this.sql
       .exec<{ url: string; events: string }>("SELECT url, events FROM webhook WHERE id = 1")
       .toArray()[0];
@@ -65,6 +82,7 @@ export class WebhookDeliveries {
 
   /** Events whose next attempt is due. */
   due(now: number): Event[] {
+    if (!this.isConfigured()) return [];
     return this.sql
       .exec<{ event: Event }>(
         "SELECT event FROM deliveries WHERE delivered = 0 AND next_at IS NOT NULL AND next_at <= ?",
@@ -75,6 +93,7 @@ export class WebhookDeliveries {
   }
 
   nextDue(): number | undefined {
+    if (!this.isConfigured()) return undefined;
     return (
       this.sql
         .exec<{ next: number | null }>("SELECT MIN(next_at) AS next FROM deliveries WHERE delivered = 0")

@@ -9,6 +9,7 @@ import {
 } from "../../src/contract/api.ts";
 import { ApiErrorSchema, type Envelope, EnvelopeSchema } from "../../src/contract/envelope.ts";
 import { RefSchema } from "../../src/contract/ref.ts";
+import { DONE_EVENT } from "../../src/contract/run-events.ts";
 import { type BackoffPolicy, backoffSchedule } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
@@ -16,9 +17,6 @@ import { readSse, type SseEvent } from "../../src/core/sse-reader.ts";
 import type { CliContext } from "../cli/context.ts";
 
 export type { SseEvent } from "../../src/core/sse-reader.ts";
-
-/** The terminal event of a run's stream; its data is the envelope. */
-export const DONE_EVENT = "done";
 
 /** Reconnects after the event stream drops before `done`: about 200 ms -> 2 s, 15 s in all, per drop. */
 export const STREAM_RECONNECT: BackoffPolicy = {

@@ -97,6 +97,13 @@ export const ReceiptSchema = z.strictObject({
     duration_ms: z.int().min(0),
   }),
   frames: z.strictObject({ total: z.int().min(0), tokens: z.int().min(0), bytes_in: z.int().min(0) }),
+  /**
+   * What the run's event log kept for replay: frames stored, in how many rows, and how many frames
+   * past the storage bound only live subscribers saw.
+   */
+  events: z
+    .strictObject({ stored: z.int().min(0), rows: z.int().min(0), dropped: z.int().min(0) })
+    .optional(),
   envelope: z.strictObject({ bytes: z.int().min(0), sha256: z.string().regex(/^[a-f0-9]{64}$/) }),
   /** Outbound webhook deliveries, every attempt (rewritten as attempts happen after settling). */
   webhooks: z

@@ -6,4 +6,5 @@ export * from "./frames.ts";
 export * from "./payload.ts";
 export * from "./primitives.ts";
 export * from "./ref.ts";
+export * from "./run-events.ts";
 export * from "./tool-registry.ts";

@@ -30,7 +30,9 @@ const wsUrl = (base: string) => `${base.replace(/^http/, "ws").replace(/\/+$/, "
 
 /**
  * The transport to a processor reachable at a URL (a Modal endpoint, or a container the CLI talks
- * to directly): resolve, health with bounded backoff, one theory.run.v1 socket. Transport only.
+ * to directly): resolve, one theory.run.v1 socket. A completed handshake proves the endpoint is up,
+ * so `/healthz` is polled (bounded backoff) only when the handshake fails — a cold or absent
+ * endpoint — and the handshake is tried once more when the poll finds it healthy. Transport only.
  */
 export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
   const headers = deps.headers ?? {};
@@ -51,21 +53,29 @@ export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
     throw healthError(poll, { kind: "registered", name: `endpoint for ${ref}` });
   }
 
+  async function connect(base: string, ref: string, handlers: TransportHandlers): Promise<TransportSession> {
+    deps.log?.info("ws.connect.start", { ref });
+    try {
+      const session = await deps.connect(wsUrl(base), RUN_SUBPROTOCOL, headers, handlers);
+      deps.log?.info("ws.connect.ok", { ref, protocol: RUN_SUBPROTOCOL });
+      return session;
+    } catch (error) {
+      deps.log?.warn("ws.connect.error", { ref, error: error as Error });
+      if (error instanceof TheoryError) throw error;
+      throw new TheoryError("ERR_ENDPOINT_MISSING", `could not open a run session with ${ref}`);
+    }
+  }
+
   return {
     async open({ ref }, handlers) {
       const endpoint = await deps.resolve(ref);
       deps.log?.info("adapter.url.resolve", { ref, found: endpoint !== null });
       if (!endpoint) throw new TheoryError("ERR_ENDPOINT_MISSING", `no endpoint registered for ${ref}`);
-      await checkHealth(endpoint.url, ref);
-      deps.log?.info("ws.connect.start", { ref });
       try {
-        const session = await deps.connect(wsUrl(endpoint.url), RUN_SUBPROTOCOL, headers, handlers);
-        deps.log?.info("ws.connect.ok", { ref });
-        return session;
-      } catch (error) {
-        deps.log?.warn("ws.connect.error", { ref, error: error as Error });
-        if (error instanceof TheoryError) throw error;
-        throw new TheoryError("ERR_ENDPOINT_MISSING", `could not open a run session with ${ref}`);
+        return await connect(endpoint.url, ref, handlers);
+      } catch {
+        await checkHealth(endpoint.url, ref);
+        return connect(endpoint.url, ref, handlers);
       }
     },
   };

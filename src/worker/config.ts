@@ -46,6 +46,11 @@ const BindingsSchema = z
     ENDPOINT_POLICY: z.enum(["https", "https+loopback"]),
     LOG_LEVEL: z.enum(LOG_LEVELS),
     HEALTH_BUDGET_MS: z.coerce.number().int().min(0).max(60_000),
+    RUN_RETENTION_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(366 * 24 * 3600),
     AUTH_TOKENS: jsonText(z.array(TokenGrantSchema)),
     S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
     S3_REGION: z.string().min(1).optional(),
@@ -109,6 +114,8 @@ export interface ControlPlaneConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   /** Health polling before a run: the health backoff (docs/operations.md#retries-health-and-budgets) within this budget. */
   health: BackoffPolicy;
+  /** How long a settled run (events, envelope, receipt, world outputs) is kept, then deleted. */
+  retentionMs: number;
   tokens: readonly TokenGrant[];
   /** The S3 API used for presigned world-scope URLs (R2's S3 API or AWS), and for storage in "s3". */
   s3?: S3Settings;
@@ -141,6 +148,7 @@ export function resolveConfig(env: object, log?: Logger): ControlPlaneConfig {
     allowLoopbackEndpoints: vars.ENDPOINT_POLICY === "https+loopback",
     logLevel: vars.LOG_LEVEL,
     health: { ...HEALTH_BACKOFF, totalMs: vars.HEALTH_BUDGET_MS },
+    retentionMs: vars.RUN_RETENTION_SECONDS * 1000,
     tokens: vars.AUTH_TOKENS,
     ...(vars.S3_ENDPOINT &&
     vars.S3_REGION &&
@@ -167,6 +175,7 @@ export function resolveConfig(env: object, log?: Logger): ControlPlaneConfig {
     world_id: config.worldId,
     storage: config.storage,
     health_budget_ms: config.health.totalMs,
+    run_retention_s: config.retentionMs / 1000,
     allow_loopback_endpoints: config.allowLoopbackEndpoints,
     tokens: config.tokens.map((grant) => grant.name),
     s3_endpoint: config.s3?.endpoint,

@@ -2,6 +2,7 @@
 // each tool, and a peer that misbehaves as its prompt asks), prints their URLs as one JSON line on
 // stdout, and stops them when stdin closes. Run as its own Node process: the workerd test project
 // resolves packages for the browser, which `ws` servers cannot run under.
+import { startColdEndpoint } from "./cold-endpoint.ts";
 import { startProcessor } from "./processor.ts";
 import { startProxyAuthGate } from "./proxy-auth-gate.ts";
 import { startRogueProcessor } from "./rogue-processor.ts";
@@ -37,8 +38,14 @@ const gate = await startProxyAuthGate({
   targetPort: Number(new URL(litellm.http).port),
   ...TEST_MODAL_PROXY,
 });
+// Cold for 250 ms after a second of quiet: inside the control plane's 600 ms health budget in tests.
+const cold = await startColdEndpoint({
+  targetPort: Number(new URL(litellm.http).port),
+  coldMs: 250,
+  idleMs: 1000,
+});
 process.stdout.write(
-  `${JSON.stringify({ s3Endpoint: s3.endpoint, processors: { litellm: litellm.http, echo: echo.http, rogue: rogue.url, receiver: receiver.url, proxyGate: gate.url } })}\n`,
+  `${JSON.stringify({ s3Endpoint: s3.endpoint, processors: { litellm: litellm.http, echo: echo.http, rogue: rogue.url, receiver: receiver.url, proxyGate: gate.url, cold: cold.url } })}\n`,
 );
 process.stdin.resume();
 process.stdin.on("end", async () => {
@@ -49,6 +56,7 @@ process.stdin.on("end", async () => {
     rogue.close(),
     receiver.close(),
     gate.close(),
+    cold.close(),
   ]);
   process.exit(0);
 });

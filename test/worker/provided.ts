@@ -1,7 +1,14 @@
 /** What the Node peers (test/support/peers-main.ts) provide to the workerd tests. */
 export interface Peers {
   s3Endpoint: string;
-  processors: { litellm: string; echo: string; rogue: string; receiver: string; proxyGate: string };
+  processors: {
+    litellm: string;
+    echo: string;
+    rogue: string;
+    receiver: string;
+    proxyGate: string;
+    cold: string;
+  };
 }
 
 declare module "vitest" {

@@ -41,6 +41,19 @@ async function theoryError(promise: Promise<unknown>): Promise<TheoryError> {
 
 const CHECKSUM_PARAM = /^x-amz-(checksum-|sdk-checksum-algorithm)/i;
 
+/** Deletes the named objects, leaves a neighbour alone, and takes a key with no object in stride. */
+async function deleteCase(store: R2ObjectStore | S3ObjectStore) {
+  const run = `dev/${crypto.randomUUID()}`;
+  const keys = [`${run}/envelope.json`, `${run}/receipt.json`, `${run}/text/response.txt`];
+  for (const key of keys) await store.put(key, encoder.encode(TEXT), "text/plain");
+  const neighbour = `${run}/outputs.json`;
+  await store.put(neighbour, encoder.encode(TEXT), "text/plain");
+  await store.delete([...keys, `${run}/never-written.txt`]);
+  for (const key of keys) expect(await store.head(key)).toBeNull();
+  expect(await store.head(neighbour)).toEqual({ etag: TEXT_MD5, size: TEXT.length });
+  await store.delete(keys);
+}
+
 describe("R2 store (ARTIFACTS binding)", () => {
   const store = new R2ObjectStore(env.ARTIFACTS);
 
@@ -64,6 +77,8 @@ describe("R2 store (ARTIFACTS binding)", () => {
     expect(await store.put(key, new Uint8Array(), "text/plain")).toEqual({ etag: EMPTY_MD5 });
     expect(await store.head(key)).toEqual({ etag: EMPTY_MD5, size: 0 });
   });
+
+  it("deletes the objects it is given, and only those", () => deleteCase(store));
 
   it("answers null for a missing key on get and head", async () => {
     const key = freshKey("missing");
@@ -109,6 +124,8 @@ describe("S3 store (s3rver on loopback)", () => {
     expect(raw.headers.get("content-type")).toBe("application/octet-stream");
     await raw.body?.cancel();
   });
+
+  it("deletes the objects it is given, and only those", () => deleteCase(store));
 
   it("answers null for a missing key on get and head", async () => {
     const key = freshKey("missing");

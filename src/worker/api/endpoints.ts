@@ -5,6 +5,7 @@ import { RefSchema } from "../../contract/ref.ts";
 import { TheoryError } from "../../core/errors.ts";
 import { lookupTool } from "../../core/tool-registry.ts";
 import { checkOutboundUrl } from "../../core/url-policy.ts";
+import { forgetEndpoint } from "../endpoint-lookup.ts";
 import { endpointDirectory } from "../objects.ts";
 import type { AppEnv } from "./context.ts";
 import { validationHook } from "./errors.ts";
@@ -41,20 +42,22 @@ export const endpoints = new Hono<AppEnv>()
         url: endpointUrl(body.url, c.var.runtime.config.allowLoopbackEndpoints),
         image_digest: body.image_digest,
       };
-      await endpointDirectory(c.env).put(ref, registration);
+      await endpointDirectory(c.env, ref).put(registration);
+      forgetEndpoint(ref);
       c.var.runtime.log.info("endpoint.registered", { ref });
       return c.json({ ref, ...registration });
     },
   )
   .get("/:namespace/:name", requireScope("endpoints:write"), async (c) => {
     const ref = refParam(c);
-    const registration = await endpointDirectory(c.env).get(ref);
+    const registration = await endpointDirectory(c.env, ref).get();
     if (!registration) throw new TheoryError("ERR_NOT_FOUND", `no endpoint registered for ${ref}`);
     return c.json({ ref, ...registration });
   })
   .delete("/:namespace/:name", requireScope("endpoints:write"), async (c) => {
     const ref = refParam(c);
-    if (!(await endpointDirectory(c.env).remove(ref)))
+    forgetEndpoint(ref);
+    if (!(await endpointDirectory(c.env, ref).remove()))
       throw new TheoryError("ERR_NOT_FOUND", `no endpoint registered for ${ref}`);
     c.var.runtime.log.info("endpoint.deregistered", { ref });
     return c.body(null, 204);

@@ -1,10 +1,9 @@
 import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
-import { isTerminal, type RunRequest, RunRequestSchema, type RunResource } from "../../contract/api.ts";
+import { isTerminal, type RunRequest, RunRequestSchema } from "../../contract/api.ts";
 import { RunIdSchema } from "../../contract/primitives.ts";
 import { sha256Hex } from "../../core/canonical.ts";
 import { TheoryError } from "../../core/errors.ts";
-import { ENVELOPE_OBJECT, RECEIPT_OBJECT, worldObjectKey } from "../../core/paths.ts";
 import { runSession } from "../objects.ts";
 import type { AppEnv } from "./context.ts";
 import { sendError, validationHook } from "./errors.ts";
@@ -21,42 +20,19 @@ function runIdParam(c: Context<AppEnv>): string {
 
 const session = (c: Context<AppEnv>, runId: string) => runSession(c.env, runId);
 
-async function waitSettled(
-  c: Context<AppEnv>,
-  runId: string,
-  seconds: number,
-  resource: RunResource,
-): Promise<RunResource> {
-  const deadline = Date.now() + seconds * 1000;
-  let current = resource;
-  for (
-    let delay = 25;
-    !isTerminal(current.state) && Date.now() < deadline;
-    delay = Math.min(delay * 2, 500)
-  ) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(0, deadline - Date.now()))));
-    current = (await session(c, runId).resource()) ?? current;
-  }
-  return current;
-}
-
-/** The persisted canonical bytes of a run's envelope or receipt, with ETag = their sha256. */
-async function servePersisted(c: Context<AppEnv>, name: string): Promise<Response> {
+/** The settled run's envelope or receipt: exactly the stored canonical bytes, ETag = their sha256. */
+async function serveSettled(c: Context<AppEnv>, name: "envelope" | "receipt"): Promise<Response> {
   const runId = runIdParam(c);
-  const { config, store } = c.var.runtime;
-  const object = await store.get(worldObjectKey(config.worldId, runId, name));
-  if (!object)
+  const text = await session(c, runId).settled(name);
+  if (text === null)
     return sendError(
       c,
       new TheoryError("ERR_NOT_FOUND", `no ${name} for run ${runId} (unknown or not settled)`),
       runId,
     );
-  const etag = `"${await sha256Hex(object.bytes)}"`;
+  const etag = `"${await sha256Hex(text)}"`;
   if (c.req.header("If-None-Match") === etag) return c.body(null, 304, { ETag: etag });
-  return c.body(object.bytes as Uint8Array<ArrayBuffer>, 200, {
-    "Content-Type": "application/json",
-    ETag: etag,
-  });
+  return c.body(text, 200, { "Content-Type": "application/json", ETag: etag });
 }
 
 /**
@@ -67,7 +43,13 @@ export async function startRun(
   c: Context<AppEnv>,
   request: RunRequest & { run_id: string },
 ): Promise<Response> {
-  const started = await session(c, request.run_id).start(request);
+  const wait = /(?:^|[\s,;])wait=(\d+)/.exec(c.req.header("Prefer") ?? "")?.[1];
+  const seconds = wait === undefined ? undefined : Math.min(Number(wait), MAX_WAIT_S);
+  // One call: the run's object starts it and, asked to wait, answers when it settles.
+  const started = await session(c, request.run_id).start(
+    request,
+    seconds === undefined ? {} : { waitMs: seconds * 1000 },
+  );
   if (!started.ok) {
     // A request that cannot be planned (unknown ref, unusable prefix or scope) is semantically invalid.
     const status = started.error.code === "ERR_INPUTS" ? 422 : undefined;
@@ -77,12 +59,9 @@ export async function startRun(
       request.run_id,
     );
   }
-  const wait = /(?:^|[\s,;])wait=(\d+)/.exec(c.req.header("Prefer") ?? "")?.[1];
   const headers = { Location: `/v1/runs/${request.run_id}` };
-  if (wait === undefined) return c.json(started.resource, 202, headers);
-  const seconds = Math.min(Number(wait), MAX_WAIT_S);
-  const resource = await waitSettled(c, request.run_id, seconds, started.resource);
-  return c.json(resource, isTerminal(resource.state) ? 200 : 202, {
+  if (seconds === undefined) return c.json(started.resource, 202, headers);
+  return c.json(started.resource, isTerminal(started.resource.state) ? 200 : 202, {
     ...headers,
     "Preference-Applied": `wait=${seconds}`,
   });
@@ -105,8 +84,8 @@ export const runs = new Hono<AppEnv>()
     if (!resource) return sendError(c, new TheoryError("ERR_NOT_FOUND", `no run ${runId}`), runId);
     return c.json(resource);
   })
-  .get("/:id/envelope", requireScope("runs:read"), (c) => servePersisted(c, ENVELOPE_OBJECT))
-  .get("/:id/receipt", requireScope("runs:read"), (c) => servePersisted(c, RECEIPT_OBJECT))
+  .get("/:id/envelope", requireScope("runs:read"), (c) => serveSettled(c, "envelope"))
+  .get("/:id/receipt", requireScope("runs:read"), (c) => serveSettled(c, "receipt"))
   .get("/:id/events", requireScope("runs:read"), (c) => session(c, runIdParam(c)).fetch(c.req.raw))
   .post("/:id/cancel", requireScope("runs:write"), async (c) => {
     const runId = runIdParam(c);

@@ -11,6 +11,8 @@ export interface ObjectStore {
   put(key: string, bytes: Uint8Array, contentType: string): Promise<{ etag: string }>;
   get(key: string): Promise<StoredObject | null>;
   head(key: string): Promise<{ etag: string; size: number } | null>;
+  /** Deletes these objects (a run's, at retention); a key with no object is no error. */
+  delete(keys: readonly string[]): Promise<void>;
   /** A URL a processor can PUT the object's bytes to (plain PUT, no extra headers needed), valid expiresInSeconds. */
   presignPut(key: string, expiresInSeconds: number): Promise<string>;
 }

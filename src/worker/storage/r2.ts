@@ -37,6 +37,10 @@ export class R2ObjectStore implements ObjectStore {
     return object ? { etag: object.etag, size: object.size } : null;
   }
 
+  async delete(keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) await this.#call("delete", () => this.#bucket.delete([...keys]));
+  }
+
   async presignPut(key: string, expiresInSeconds: number): Promise<string> {
     if (!this.#presigner) {
       throw new TheoryError("ERR_INPUTS", "world scope needs S3_* settings for presigned URLs");

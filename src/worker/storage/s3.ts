@@ -1,4 +1,10 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import { TheoryError } from "../../core/errors.ts";
@@ -73,6 +79,17 @@ export class S3ObjectStore implements ObjectStore {
     return { etag: unquoteEtag(output.ETag), size: output.ContentLength };
   }
 
+  /**
+   * One DeleteObject per key (a run has a handful). Neither DeleteObjects (it needs a checksum
+   * header) nor listing (its XML answer cannot be read in workerd, which has no DOMParser) is used.
+   */
+  async delete(keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      const command = new DeleteObjectCommand({ Bucket: this.#bucket, Key: key });
+      await this.#send("delete", () => this.#client.send(command));
+    }
+  }
+
   async presignPut(key: string, expiresInSeconds: number): Promise<string> {
     if (
       !Number.isInteger(expiresInSeconds) ||
@@ -94,7 +111,7 @@ export class S3ObjectStore implements ObjectStore {
    * TheoryError naming only the S3 error code and status, never the URL or credentials.
    * A HEAD carries no error body, so for head any 404 (also a missing bucket) reads as missing.
    */
-  async #send<T>(operation: "put" | "get" | "head", call: () => Promise<T>): Promise<T | null> {
+  async #send<T>(operation: "put" | "get" | "head" | "delete", call: () => Promise<T>): Promise<T | null> {
     try {
       return await call();
     } catch (error) {
