@@ -175,7 +175,8 @@ export class RunSession extends DurableObject<Env> {
     });
     if (request.webhook) this.deliveries.configure(request.webhook.url, request.webhook.events);
     this.launch(plan, request);
-    this.scheduleAlarm();
+    this.alarmAt = null; // a new run has no alarm yet
+    this.wakeBy(now + plan.timeoutMs);
     return { ok: true, resource: this.resourceOf(this.store.get() as RunRow), created: true };
   }
 
@@ -234,7 +235,7 @@ export class RunSession extends DurableObject<Env> {
    * session, settle a lost one), the object-store copy of a settled run, and its retention.
    */
   override async alarm(): Promise<void> {
-    this.alarmAt = null;
+    this.alarmAt = null; // it fired: none is set now
     try {
       const row = this.store.get();
       if (!row) return;
@@ -247,7 +248,8 @@ export class RunSession extends DurableObject<Env> {
       } else if (row.expires_at_ms !== null && now >= row.expires_at_ms) {
         return await this.expire(row);
       }
-      this.scheduleAlarm();
+      const current = this.store.get();
+      if (current) this.wakeBy(this.nextWake(current));
     } catch (error) {
       this.runtime.log.error("error.run.alarm", { error: error as Error });
       throw error;
@@ -264,27 +266,39 @@ export class RunSession extends DurableObject<Env> {
     await this.settleWithout(row, budget.toBody());
   }
 
-  /** The earliest of the timed jobs; the alarm is written only when that time changes. */
-  private scheduleAlarm(): void {
-    const row = this.store.get();
-    if (!row) return;
-    const times = [this.deliveries.nextDue()];
-    if (!isTerminal(row.state)) times.push(row.deadline_ms);
-    else if (!row.persisted) times.push(Date.now() + PERSIST_RETRY_MS);
-    else times.push(row.expires_at_ms ?? undefined);
-    const defined = times.filter((t): t is number => t !== undefined);
-    const at = defined.length > 0 ? Math.min(...defined) : null;
-    if (at === this.alarmAt) return;
+  /**
+   * When the alarm must next look at the run: its deadline while it runs; once settled, the
+   * object-store copy (checked at the deadline, which the alarm already holds, so settling writes
+   * no alarm), then retention; and any webhook retry that is due sooner.
+   */
+  private nextWake(row: RunRow): number {
+    const now = Date.now();
+    let at: number;
+    if (!isTerminal(row.state)) at = row.deadline_ms;
+    else if (!row.persisted) at = Math.max(row.deadline_ms, now + PERSIST_RETRY_MS);
+    else at = row.expires_at_ms ?? now;
+    const webhook = this.deliveries.nextDue();
+    return webhook === undefined ? at : Math.min(at, webhook);
+  }
+
+  /**
+   * Makes sure the alarm fires by `at`. An alarm already due sooner serves (it looks again when it
+   * fires), so most changes of state write no alarm at all.
+   */
+  private wakeBy(at: number): void {
+    if (this.alarmAt !== undefined && this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
-    if (at === null) void this.ctx.storage.deleteAlarm();
-    else void this.ctx.storage.setAlarm(at);
+    void this.ctx.storage.setAlarm(at);
   }
 
   /** Queues an outbound webhook event (if asked for) and tries it at once, without anyone waiting. */
   private notify(event: "start" | "completed"): void {
     const row = this.store.get() as RunRow;
     if (this.deliveries.enqueue(row.run_id, event, canonicalJson(this.resourceOf(row)))) {
-      void this.deliver(event).then(() => this.scheduleAlarm());
+      void this.deliver(event).then(() => {
+        const next = this.deliveries.nextDue();
+        if (next !== undefined) this.wakeBy(next);
+      });
     }
   }
 
@@ -454,7 +468,7 @@ export class RunSession extends DurableObject<Env> {
       receipt: canonicalJson(this.receiptOf(row, state, outcome)),
       expires_at_ms: Date.now() + config.retentionMs,
     });
-    this.scheduleAlarm();
+    this.wakeBy(this.nextWake(this.store.get() as RunRow));
     log.info("ws.run.settle", { execution_id: row.run_id, ref: row.ref, state });
     this.subscribers.finish({ kind: DONE_EVENT, data: outcome.text });
     for (const wake of [...this.waiters]) wake();
@@ -502,11 +516,11 @@ export class RunSession extends DurableObject<Env> {
         await store.put(key(RECEIPT_OBJECT), encoder.encode(latest), "application/json");
     } catch (error) {
       log.error("error.run.persist", { execution_id: row.run_id, error: error as Error });
+      this.wakeBy(Date.now() + PERSIST_RETRY_MS);
       return;
     }
     if (!this.store.get()) return; // expired meanwhile
     this.store.update({ persisted: 1 });
-    this.scheduleAlarm();
   }
 
   /** Retention: the run's objects (envelope, receipt, world outputs), then all the object holds. */
@@ -519,7 +533,7 @@ export class RunSession extends DurableObject<Env> {
     } catch (error) {
       log.error("error.run.expire", { execution_id: row.run_id, error: error as Error });
       this.store.update({ expires_at_ms: Date.now() + PERSIST_RETRY_MS });
-      this.scheduleAlarm();
+      this.wakeBy(Date.now() + PERSIST_RETRY_MS);
       return;
     }
     await this.ctx.storage.deleteAlarm();
