@@ -5,9 +5,12 @@ import {
   AgentFrameSchema,
   type AgentTool,
   CLOSE_RUN_FAILED,
+  CLOSE_RUN_RELAYED,
   type ControlFrame,
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
+  isSendableCloseCode,
+  relayedCloseReason,
   runFailedReason,
 } from "../src/contract/agent-frames.ts";
 import type { Platform } from "../src/contract/primitives.ts";
@@ -34,6 +37,10 @@ const runTag = (runId: string) => `run:${runId}`;
  * frame passes to the agent and back as its original text.
  */
 export class AgentTunnel extends DurableObject<Env> {
+  /** Sockets' attachments and the run sockets by run id, read once per instance (they survive hibernation in storage). */
+  private readonly attachments = new WeakMap<WebSocket, Attachment>();
+  private readonly runSockets = new Map<string, WebSocket>();
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(
@@ -122,11 +129,30 @@ export class AgentTunnel extends DurableObject<Env> {
   }
 
   private runSocket(runId: string): WebSocket | undefined {
-    return this.ctx.getWebSockets(runTag(runId))[0];
+    let socket = this.runSockets.get(runId);
+    if (!socket) {
+      socket = this.ctx.getWebSockets(runTag(runId))[0];
+      if (socket) this.runSockets.set(runId, socket);
+    }
+    return socket;
   }
 
+  private attachmentOf(ws: WebSocket): Attachment {
+    let attachment = this.attachments.get(ws);
+    if (!attachment) {
+      attachment = ws.deserializeAttachment() as Attachment;
+      this.attachments.set(ws, attachment);
+    }
+    return attachment;
+  }
+
+  /**
+   * Every frame on the agent's tunnel comes through here, processor frames in Relay and RelayBatch
+   * messages: each message is parsed once and its frames handed on, and nothing is written to
+   * storage (last_seen comes from Hello and from the heartbeats the platform answers).
+   */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
-    const attachment = ws.deserializeAttachment() as Attachment;
+    const attachment = this.attachmentOf(ws);
     if (typeof message !== "string") return ws.close(1003, "text frames only");
     if (attachment.kind === "run") {
       // A client frame from the RunSession (RunOpen, Cancel): to the agent, unchanged.
@@ -144,7 +170,6 @@ export class AgentTunnel extends DurableObject<Env> {
     }
     const parsed = AgentFrameSchema.safeParse(raw);
     if (!parsed.success) return ws.close(1002, "ERR_INPUTS: unknown or malformed frame");
-    this.ctx.storage.sql.exec("UPDATE agent SET last_seen = ? WHERE id = 1", new Date().toISOString());
     this.onAgentFrame(ws, attachment.agent_id, parsed.data);
   }
 
@@ -153,9 +178,10 @@ export class AgentTunnel extends DurableObject<Env> {
       case "Hello":
         if (frame.content.agent_id !== agentId) return ws.close(1008, "ERR_AUTH: Hello names another agent");
         this.ctx.storage.sql.exec(
-          "UPDATE agent SET platform = ?, tools = ?, hello = 1 WHERE id = 1",
+          "UPDATE agent SET platform = ?, tools = ?, hello = 1, last_seen = ? WHERE id = 1",
           frame.content.platform,
           JSON.stringify(frame.content.tools),
+          new Date().toISOString(),
         );
         this.log.info("agent.hello", {
           agent: agentId,
@@ -169,12 +195,18 @@ export class AgentTunnel extends DurableObject<Env> {
       case "Relay":
         this.runSocket(frame.content.run_id)?.send(frame.content.data);
         return;
-      case "RunClosed":
-        this.runSocket(frame.content.run_id)?.close(
-          frame.content.code === 1005 ? 1000 : frame.content.code,
-          frame.content.reason,
-        );
+      case "RelayBatch":
+        // Passed on as one message too (a JSON array of the frames' texts); the run's transport unpacks it.
+        this.runSocket(frame.content.run_id)?.send(JSON.stringify(frame.content.frames));
         return;
+      case "RunClosed": {
+        // A code a socket may not be closed with (1006 when the processor died) travels in the reason.
+        const { code, reason } = frame.content;
+        if (code === 1005) this.runSocket(frame.content.run_id)?.close(1000, reason);
+        else if (isSendableCloseCode(code)) this.runSocket(frame.content.run_id)?.close(code, reason);
+        else this.runSocket(frame.content.run_id)?.close(CLOSE_RUN_RELAYED, relayedCloseReason(code, reason));
+        return;
+      }
       case "DispatchFailed":
         this.runSocket(frame.content.run_id)?.close(
           CLOSE_RUN_FAILED,
@@ -189,13 +221,14 @@ export class AgentTunnel extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    const attachment = ws.deserializeAttachment() as Attachment;
+    const attachment = this.attachmentOf(ws);
     try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+      ws.close(isSendableCloseCode(code) ? code : 1000, reason);
     } catch {
       // Already closed.
     }
     if (attachment.kind === "run") {
+      this.runSockets.delete(attachment.run_id);
       const agent = this.agentSocket();
       if (agent) this.sendAgent(agent, { kind: "CloseRun", content: { run_id: attachment.run_id } });
       return;
@@ -208,7 +241,7 @@ export class AgentTunnel extends DurableObject<Env> {
     this.log.warn("agent.disconnect", { agent: attachment.agent_id, code });
     // Runs in flight cannot finish without their agent: settle them now, not at their timeout.
     for (const socket of this.ctx.getWebSockets()) {
-      const other = socket.deserializeAttachment() as Attachment;
+      const other = this.attachmentOf(socket);
       if (other.kind === "run")
         socket.close(CLOSE_RUN_FAILED, runFailedReason("ERR_ENDPOINT_MISSING", "agent disconnected mid-run"));
     }

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { isSendableCloseCode } from "../src/contract/agent-frames.ts";
 import {
   isTerminal,
   type Receipt,
@@ -355,7 +356,7 @@ export class RunSession extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     try {
-      ws.close(code === 1005 ? 1000 : code, reason);
+      ws.close(isSendableCloseCode(code) ? code : 1000, reason);
     } catch {
       // Already closed.
     }

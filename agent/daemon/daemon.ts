@@ -6,14 +6,21 @@ import {
   type ControlFrame,
   ControlFrameSchema,
   HEARTBEAT_PING,
+  RELAY_BATCH_MAX_BYTES,
 } from "../../src/contract/agent-frames.ts";
 import type { ErrorBody } from "../../src/contract/envelope.ts";
 import { MAX_FRAME_BYTES, RUN_SUBPROTOCOL } from "../../src/contract/frames.ts";
 import type { Platform } from "../../src/contract/primitives.ts";
 import { type BackoffPolicy, backoffDelay } from "../../src/core/backoff.ts";
-import { canonicalJson } from "../../src/core/canonical.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { containerHealthy, readContainers } from "../localctl/state.ts";
+
+/**
+ * Flow control on the tunnel: past this many bytes queued for the control plane, the daemon stops
+ * reading from processors (their sockets apply backpressure), and reads again once the queue is
+ * below a quarter of it. A fast processor then cannot flood the tunnel or starve its heartbeats.
+ */
+export const TUNNEL_HIGH_WATER_BYTES = 1024 * 1024;
 
 /** One health probe of a started container, for Hello and before each bridge. */
 const HEALTH_PROBE_MS = 2000;
@@ -42,7 +49,11 @@ export interface AgentDaemonOptions {
 
 interface Bridge {
   processor?: WebSocket;
+  /** Frames for the processor that arrived before its socket opened. */
   pending: string[];
+  /** The processor's frames not yet sent up, and their size: sent together when the turn ends. */
+  upward: string[];
+  upwardChars: number;
 }
 
 /**
@@ -59,6 +70,8 @@ export class AgentDaemon {
   private heartbeat?: NodeJS.Timeout;
   private reconnectTimer?: NodeJS.Timeout;
   private awaitingPong = 0;
+  /** Whether processors' sockets are paused because the tunnel's queue is full. */
+  private throttled = false;
   /** Resolves each time a Hello was sent (tests and the CLI wait on the first). */
   private onReady: (() => void)[] = [];
 
@@ -153,6 +166,7 @@ export class AgentDaemon {
     // The control plane settles runs whose agent vanished; nothing is left to bridge here.
     for (const bridge of this.bridges.values()) bridge.processor?.close(1001, "tunnel lost");
     this.bridges.clear();
+    this.throttled = false;
     if (this.stopped) return;
     const delay = backoffDelay(this.options.reconnect, this.attempt++, this.options.random);
     this.log.warn("agent.reconnect", { agent: this.options.agentId, code, delay_ms: delay });
@@ -160,7 +174,23 @@ export class AgentDaemon {
   }
 
   private send(frame: AgentFrame): void {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(canonicalJson(frame));
+    const socket = this.socket;
+    if (socket?.readyState !== WebSocket.OPEN) return;
+    // Plain JSON: tunnel frames are never compared or stored, and a batch of thousands of frames
+    // would otherwise be walked and re-ordered key by key on the hot path.
+    socket.send(JSON.stringify(frame), () => this.relieve(socket));
+    if (!this.throttled && socket.bufferedAmount > TUNNEL_HIGH_WATER_BYTES) {
+      this.throttled = true;
+      for (const bridge of this.bridges.values()) bridge.processor?.pause();
+    }
+  }
+
+  /** After a write left for the control plane: reads from processors again once the queue drained. */
+  private relieve(socket: WebSocket): void {
+    if (!this.throttled || socket !== this.socket || socket.bufferedAmount > TUNNEL_HIGH_WATER_BYTES / 4)
+      return;
+    this.throttled = false;
+    for (const bridge of this.bridges.values()) bridge.processor?.resume();
   }
 
   private onControl(text: string) {
@@ -210,7 +240,7 @@ export class AgentDaemon {
 
   /** One run: a socket to the started container; its frames go up unchanged until it closes. */
   private async bridge(runId: string, ref: string): Promise<void> {
-    const bridge: Bridge = { pending: [] };
+    const bridge: Bridge = { pending: [], upward: [], upwardChars: 0 };
     this.bridges.set(runId, bridge);
     const record = (await readContainers(this.options.home))[ref];
     if (!record) {
@@ -230,11 +260,12 @@ export class AgentDaemon {
     let opened = false;
     processor.on("open", () => {
       opened = true;
+      if (this.throttled) processor.pause();
       this.log.info("ws.run.start", { execution_id: runId, ref, target: "local" });
       for (const data of bridge.pending.splice(0)) processor.send(data);
     });
     processor.on("message", (data, isBinary) => {
-      if (!isBinary) this.send({ kind: "Relay", content: { run_id: runId, data: data.toString() } });
+      if (!isBinary) this.relayUp(runId, bridge, data.toString());
     });
     processor.on("error", (error) => {
       if (!opened) this.fail(runId, { code: "ERR_HEALTH", message: `${ref} refused the run session` });
@@ -242,6 +273,7 @@ export class AgentDaemon {
     });
     processor.on("close", (code, reason) => {
       if (!opened || !this.bridges.has(runId)) return;
+      this.flushUp(runId, bridge);
       this.bridges.delete(runId);
       this.log.info("ws.run.settle", { execution_id: runId, ref, code });
       this.send({
@@ -249,5 +281,32 @@ export class AgentDaemon {
         content: { run_id: runId, code, reason: reason.toString().slice(0, 123) },
       });
     });
+  }
+
+  /**
+   * A processor frame, toward the control plane: frames that arrive in one turn go up as one
+   * RelayBatch (a frame too large to share a message goes alone, in order).
+   */
+  private relayUp(runId: string, bridge: Bridge, text: string): void {
+    if (bridge.upwardChars + text.length > RELAY_BATCH_MAX_BYTES) this.flushUp(runId, bridge);
+    if (text.length > RELAY_BATCH_MAX_BYTES) {
+      this.send({ kind: "Relay", content: { run_id: runId, data: text } });
+      return;
+    }
+    if (bridge.upward.length === 0) setImmediate(() => this.flushUp(runId, bridge));
+    bridge.upward.push(text);
+    bridge.upwardChars += text.length;
+  }
+
+  private flushUp(runId: string, bridge: Bridge): void {
+    if (bridge.upward.length === 0) return;
+    const frames = bridge.upward;
+    bridge.upward = [];
+    bridge.upwardChars = 0;
+    this.send(
+      frames.length === 1
+        ? { kind: "Relay", content: { run_id: runId, data: frames[0] as string } }
+        : { kind: "RelayBatch", content: { run_id: runId, frames } },
+    );
   }
 }

@@ -34,6 +34,16 @@ export const RelayFrameSchema = frameSchema(
   "Relay",
   z.strictObject({ run_id: RunIdSchema, data: z.string().max(MAX_FRAME_BYTES) }),
 );
+/**
+ * Several theory.run.v1 frames of one run, in order, each as its exact text: the agent sends the
+ * frames a processor wrote in one go as one message (the control plane hands each on alone).
+ * Together at most RELAY_BATCH_MAX_BYTES; a larger frame travels alone in a Relay.
+ */
+export const RELAY_BATCH_MAX_BYTES = 256 * 1024;
+export const RelayBatchFrameSchema = frameSchema(
+  "RelayBatch",
+  z.strictObject({ run_id: RunIdSchema, frames: z.array(z.string().max(RELAY_BATCH_MAX_BYTES)).min(1) }),
+);
 export const RunClosedFrameSchema = frameSchema(
   "RunClosed",
   z.strictObject({ run_id: RunIdSchema, code: z.int().min(1000).max(4999), reason: z.string().max(123) }),
@@ -53,6 +63,7 @@ export const AgentFrameSchema = z.discriminatedUnion("kind", [
   HelloFrameSchema,
   PingFrameSchema,
   RelayFrameSchema,
+  RelayBatchFrameSchema,
   RunClosedFrameSchema,
   DispatchFailedFrameSchema,
 ]);
@@ -85,4 +96,23 @@ export function parseRunFailedReason(reason: string): ErrorBody {
     code: known.success ? known.data : "ERR_INTERNAL",
     message: message.join(": ") || "run session failed",
   };
+}
+
+/**
+ * Close code of a relayed run socket that carries the processor's own close code, for the codes a
+ * WebSocket may not be closed with (1001–1015 but 1000, e.g. 1006 when the processor died): the
+ * reason is `CODE reason`, so the RunSession sees the code the processor's connection ended with.
+ */
+export const CLOSE_RUN_RELAYED = 4002;
+
+/** A close code a WebSocket may be closed with: 1000, or 3000–4999. */
+export const isSendableCloseCode = (code: number) => code === 1000 || (code >= 3000 && code <= 4999);
+
+export function relayedCloseReason(code: number, reason: string): string {
+  return `${code} ${reason}`.slice(0, 123);
+}
+
+export function parseRelayedCloseReason(reason: string): { code: number; reason: string } {
+  const match = /^(\d{4}) ?(.*)$/s.exec(reason);
+  return match ? { code: Number(match[1]), reason: match[2] ?? "" } : { code: 1011, reason };
 }

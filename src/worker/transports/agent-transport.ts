@@ -1,6 +1,6 @@
 import { TheoryError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
-import type { RunTransport } from "../../engine/transport.ts";
+import type { RunTransport, TransportHandlers } from "../../engine/transport.ts";
 import { wireSocket } from "./workerd-socket.ts";
 
 /** What the local transport needs of an agent's tunnel: a way to open one run's socket through it. */
@@ -27,7 +27,25 @@ export function agentTransport(deps: { tunnel: TunnelDialer; agentId: string; lo
       }
       socket.accept();
       deps.log?.info("ws.connect.ok", { ref, execution_id: runId, agent: deps.agentId });
-      return wireSocket(socket, handlers);
+      return wireSocket(socket, { ...handlers, onMessage: (text) => unbatch(text, handlers) });
     },
   };
+}
+
+/**
+ * The tunnel hands a run's frames on one message each, or several that the agent sent together as
+ * one JSON array of their texts (docs/protocols.md#theoryagentv1): each text reaches the
+ * orchestrator unchanged, in order.
+ */
+function unbatch(text: string, handlers: TransportHandlers): void {
+  if (!text.startsWith("[")) return handlers.onMessage(text);
+  let frames: unknown;
+  try {
+    frames = JSON.parse(text);
+  } catch {
+    frames = undefined;
+  }
+  if (!Array.isArray(frames) || !frames.every((frame) => typeof frame === "string"))
+    return handlers.onError(new TheoryError("ERR_INTERNAL", "the agent tunnel sent a malformed batch"));
+  for (const frame of frames) handlers.onMessage(frame);
 }

@@ -1,11 +1,17 @@
-import { CLOSE_RUN_FAILED, parseRunFailedReason } from "../../contract/agent-frames.ts";
+import {
+  CLOSE_RUN_FAILED,
+  CLOSE_RUN_RELAYED,
+  parseRelayedCloseReason,
+  parseRunFailedReason,
+} from "../../contract/agent-frames.ts";
 import { TheoryError } from "../../core/errors.ts";
 import type { SocketConnector } from "../../engine/endpoint-transport.ts";
 import type { TransportHandlers, TransportSession } from "../../engine/transport.ts";
 
 /**
  * Wires an accepted workerd WebSocket to transport handlers. A close with CLOSE_RUN_FAILED carries a
- * taxonomy error (agent lost, container not started) and settles the run with it.
+ * taxonomy error (agent lost, container not started) and settles the run with it; one with
+ * CLOSE_RUN_RELAYED carries the processor's own close code, which is reported as if it closed here.
  */
 export function wireSocket(socket: WebSocket, handlers: TransportHandlers): TransportSession {
   socket.addEventListener("message", (event) => {
@@ -17,6 +23,10 @@ export function wireSocket(socket: WebSocket, handlers: TransportHandlers): Tran
       const failure = parseRunFailedReason(event.reason);
       handlers.onError(new TheoryError(failure.code, failure.message));
       return;
+    }
+    if (event.code === CLOSE_RUN_RELAYED) {
+      const relayed = parseRelayedCloseReason(event.reason);
+      return handlers.onClose(relayed.code, relayed.reason);
     }
     handlers.onClose(event.code, event.reason);
   });
