@@ -7,7 +7,7 @@ import { type RunEvent, sseEvents, wsEvent } from "./event-stream.ts";
  * dropped: it then reconnects with Last-Event-ID and catches up from storage, and a slow reader
  * never makes the run hold an unbounded buffer.
  */
-export const MAX_SUBSCRIBER_LAG_BYTES = 4 * 1024 * 1024;
+export const MAX_SUBSCRIBER_LAG_BYTES = 16 * 1024 * 1024;
 
 /** One SSE reader: at most one write in flight, later events queued as bytes and written as one. */
 class SseSubscriber {

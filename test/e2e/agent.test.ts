@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
+import { readSse } from "../../src/core/sse-reader.ts";
 import { directEnvelope } from "../support/direct.ts";
 import { freePort } from "./support/docker.ts";
 import { startRecordedProcessor } from "./support/source-processor.ts";
@@ -114,6 +115,45 @@ describe("theory agent against the control plane under wrangler dev", () => {
       envelope: { error: { code: "ERR_HEALTH", message: expect.stringContaining("localctl start") } },
     });
   });
+
+  it("streams a 100k-token run through the tunnel to the end: every token, in order, none lost", async () => {
+    const count = 100_000;
+    const body = {
+      ref: "llm/litellm@1",
+      run_id: "agent-long",
+      mode: "mock",
+      inputs: { prompt: "long", max_tokens: count },
+      target: "local",
+      agent: AGENT,
+      artifact_scope: "local",
+      timeout_s: 300,
+    };
+    const created = await fetch(`${controlPlane.url}/v1/runs`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+    });
+    expect(created.status).toBe(202);
+    const events = await fetch(`${controlPlane.url}/v1/runs/agent-long/events`, { headers });
+    let tokens = 0;
+    let ordered = true;
+    let done: any;
+    for await (const event of readSse(events.body as ReadableStream<Uint8Array>)) {
+      if (event.event === "Token") {
+        if (event.id !== String(tokens + 2)) ordered = false; // id 1 is the Ack
+        tokens++;
+      }
+      if (event.event === "done") done = JSON.parse(event.data);
+    }
+    expect({ tokens, ordered, status: done?.status }).toEqual({
+      tokens: count,
+      ordered: true,
+      status: "success",
+    });
+    const receipt = await (await fetch(`${controlPlane.url}/v1/runs/agent-long/receipt`, { headers })).json();
+    expect(receipt.frames.tokens).toBe(count);
+    expect(receipt.events).toMatchObject({ stored: count + 1, dropped: 0 });
+  }, 180_000);
 
   it("survives the control plane restarting: reconnects, says Hello again, runs", async () => {
     await controlPlane.stop();

@@ -210,6 +210,62 @@ describe("local runs through the tunnel", () => {
     });
   });
 
+  it("relays a RelayBatch: the processor's frames sent together reach the run unchanged, in order", async () => {
+    const agent = await agentOnline();
+    const runId = uniqueRunId("batch");
+    const pending = runAndWait(runRequest(runId, { target: "local", agent: "dev-box" }));
+    const dispatch = await agent.next("Dispatch");
+    const response = await fetch(`${processors.litellm}/run`, {
+      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "theory.run.v1" },
+    });
+    const processor = response.webSocket as WebSocket;
+    processor.accept();
+    // Everything the processor says is held, then sent up as one batch; its close follows.
+    const said: string[] = [];
+    processor.addEventListener("message", (event) => said.push(event.data as string));
+    processor.addEventListener("close", (event) => {
+      agent.send({ kind: "RelayBatch", content: { run_id: runId, frames: said } });
+      agent.send({ kind: "RunClosed", content: { run_id: runId, code: event.code, reason: event.reason } });
+    });
+    processor.send((await agent.next("Relay")).content.data);
+    const { resource } = await pending;
+    expect(said.length).toBeGreaterThan(2);
+    expect(resource).toMatchObject({ state: "succeeded", target: "local" });
+    const events = (await (await api(`/v1/runs/${runId}/events`)).text()).split("\n\n").filter(Boolean);
+    expect(events.slice(0, -1).map((event) => event.split("\n").at(-1))).toEqual(
+      said.slice(0, -1).map((text) => `data: ${text}`),
+    );
+    expect(dispatch.content.run_id).toBe(runId);
+    agent.socket.close(1000);
+  });
+
+  it("refuses a RelayBatch that is not a list of frame texts (1002)", async () => {
+    const agent = await agentOnline();
+    agent.send({ kind: "RelayBatch", content: { run_id: "r1", frames: [{ kind: "Ack" }] } });
+    expect((await agent.closed).code).toBe(1002);
+  });
+
+  it("a processor that dies after Ack (close 1006, which no socket may send) settles as it does on the endpoint path", async () => {
+    const agent = await agentOnline();
+    const runId = uniqueRunId("died");
+    const pending = runAndWait(runRequest(runId, { target: "local", agent: "dev-box", timeout_s: 300 }));
+    await agent.next("Dispatch");
+    await agent.next("Relay"); // the RunOpen
+    agent.send({
+      kind: "Relay",
+      content: { run_id: runId, data: JSON.stringify({ kind: "Ack", content: { run_id: runId } }) },
+    });
+    agent.send({ kind: "RunClosed", content: { run_id: runId, code: 1006, reason: "" } });
+    const { resource } = await pending;
+    expect(resource).toMatchObject({
+      state: "failed",
+      envelope: {
+        error: { code: "ERR_INTERNAL", message: expect.stringContaining("closed mid-run (1006)") },
+      },
+    });
+    agent.socket.close(1000);
+  });
+
   it("keeps the agent's socket across eviction (hibernation) and still dispatches", async () => {
     const agent = await agentOnline();
     agent.send(HEARTBEAT_PING);
