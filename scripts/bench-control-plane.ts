@@ -279,6 +279,10 @@ try {
     },
   );
 
+  const rssAtStart = {
+    theory: await workerdRssMiB(theory.child.pid as number),
+    floor: await workerdRssMiB(floor.child.pid as number),
+  };
   // Warm-up: the first requests compile the Workers and create objects.
   await measure(4, 20, theoryRun);
   await measure(4, 20, floorRun);
@@ -305,6 +309,11 @@ try {
       print({ bench: `throughput.c${concurrency}.${name}`, ...f });
   }
 
+  // What a thousand short runs leave in memory, beside what the floor's thousand leave.
+  const rssAfterRuns = {
+    theory: await workerdRssMiB(theory.child.pid as number),
+    floor: await workerdRssMiB(floor.child.pid as number),
+  };
   const streams: Record<string, Stream[]> = { direct: [], floor: [], theory: [] };
   for (let round = 0; round < STREAM_ROUNDS; round++) {
     streams.direct?.push(await directStream(STREAM_TOKENS));
@@ -381,14 +390,21 @@ try {
       tokens: AGENT_TOKENS,
       state: agentLong.result.state,
       received: agentLong.result.tokens,
-      tokens_per_s: agentLong.result.tokens_per_s,
-      endpoint_tokens_per_s: endpointLong.result.tokens_per_s,
-      ratio_to_endpoint: ratio(agentLong.result.tokens_per_s, endpointLong.result.tokens_per_s),
+      tokens_per_s: [agentLong.result.tokens_per_s, agentAgain.result.tokens_per_s],
+      endpoint_tokens_per_s: [endpointLong.result.tokens_per_s, endpointAgain.result.tokens_per_s],
+      ratio_to_endpoint_best: ratio(
+        Math.max(agentLong.result.tokens_per_s, agentAgain.result.tokens_per_s),
+        Math.max(endpointLong.result.tokens_per_s, endpointAgain.result.tokens_per_s),
+      ),
       target_to_endpoint: ">= 0.8",
     },
     rss_mib: {
-      endpoint_run: endpointLong.rss_mib,
-      agent_run: agentLong.rss_mib,
+      after_short_runs: {
+        theory: [rssAtStart.theory, rssAfterRuns.theory],
+        floor: [rssAtStart.floor, rssAfterRuns.floor],
+      },
+      endpoint_runs: [endpointLong.rss_mib, endpointAgain.rss_mib],
+      agent_runs: [agentLong.rss_mib, agentAgain.rss_mib],
       target_added_peak: "<= 100",
     },
   });
