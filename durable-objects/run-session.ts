@@ -15,6 +15,7 @@ import { canonicalJson, sha256Hex } from "../src/core/canonical.ts";
 import { buildErrorEnvelope } from "../src/core/envelope.ts";
 import { TheoryError, toErrorBody } from "../src/core/errors.ts";
 import { ENVELOPE_OBJECT, RECEIPT_OBJECT, worldObjectKey } from "../src/core/paths.ts";
+import { toolDefinition } from "../src/core/tool-inputs.ts";
 import { envFingerprint, lookupTool } from "../src/core/tool-registry.ts";
 import { checkOutboundUrl } from "../src/core/url-policy.ts";
 import { endpointTransport } from "../src/engine/endpoint-transport.ts";
@@ -527,8 +528,7 @@ export class RunSession extends DurableObject<Env> {
   /** Retention: the run's objects (envelope, receipt, world outputs), then all the object holds. */
   private async expire(row: RunRow): Promise<void> {
     const { config, store, log } = this.runtime;
-    const tool = lookupTool(this.runtime.toolRegistry, row.ref);
-    const names = [ENVELOPE_OBJECT, RECEIPT_OBJECT, OUTPUT_INDEX, ...tool.outputs];
+    const names = [ENVELOPE_OBJECT, RECEIPT_OBJECT, OUTPUT_INDEX, ...toolDefinition(row.ref).outputs];
     try {
       await store.delete(names.map((name) => worldObjectKey(config.worldId, row.run_id, name)));
     } catch (error) {

@@ -13,6 +13,7 @@ import { recordContainer } from "../agent/localctl/state.ts";
 import { RUN_SUBPROTOCOL } from "../src/contract/frames.ts";
 import { defaultWritePrefix } from "../src/core/paths.ts";
 import { readSse } from "../src/core/sse-reader.ts";
+import { llmInputs } from "./lib/inputs.ts";
 import { makeGrant, startControlPlane, startProcessorProcess } from "./lib/local-stack.ts";
 import { type Figures, measure, print, wsRun } from "./lib/measure.ts";
 
@@ -61,7 +62,7 @@ const payload = (id: string, maxTokens: number) =>
   JSON.stringify({
     run_id: id,
     mode: "mock",
-    inputs: { prompt: "bench", max_tokens: maxTokens },
+    inputs: llmInputs("bench", { max_tokens: maxTokens }),
     write_prefix: defaultWritePrefix(REF, id),
     settle: "fast",
   });
@@ -69,7 +70,7 @@ const runRequest = (id: string, maxTokens: number, target: "modal" | "local") =>
   ref: REF,
   run_id: id,
   mode: "mock",
-  inputs: { prompt: "bench", max_tokens: maxTokens },
+  inputs: llmInputs("bench", { max_tokens: maxTokens }),
   target,
   ...(target === "local" ? { agent: AGENT } : {}),
   artifact_scope: "local",

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   modalctl: () => import("../commands/modalctl.ts"),
   run: () => import("../commands/run.ts"),
   runs: () => import("../commands/runs.ts"),
+  tools: () => import("../commands/tools.ts"),
 };
 
 const NAMES = Object.keys(COMMANDS).join("|");

@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { z } from "zod";
+import { z } from "zod";
 import {
   type EndpointRegistration,
   EndpointRegistrationSchema,
   type RunRequest,
   type RunResource,
   RunResourceSchema,
+  type ToolResource,
+  ToolResourceSchema,
 } from "../../src/contract/api.ts";
 import { ApiErrorSchema, type Envelope, EnvelopeSchema } from "../../src/contract/envelope.ts";
 import { RefSchema } from "../../src/contract/ref.ts";
@@ -156,6 +158,23 @@ export class ControlPlaneClient {
         throw this.options.signal?.reason;
       });
     }
+  }
+
+  /** GET /v1/tools: the tools the control plane can run, with their schemas. */
+  async listTools(): Promise<ToolResource[]> {
+    const tools = parseJson(
+      await this.call("/v1/tools"),
+      z.strictObject({ tools: z.array(ToolResourceSchema) }),
+    );
+    if (!tools) throw new TheoryError("ERR_INTERNAL", "the control plane answered an invalid tool list");
+    return tools.tools;
+  }
+
+  /** GET /v1/tools/{ref}: one tool, or ERR_NOT_FOUND. */
+  async getTool(ref: string): Promise<ToolResource> {
+    const tool = parseJson(await this.call(`/v1/tools/${ref}`), ToolResourceSchema);
+    if (!tool) throw new TheoryError("ERR_INTERNAL", "the control plane answered an invalid tool");
+    return tool;
   }
 
   /** PUT /v1/endpoints/{ref}: register (or replace) the ref's URL. */

@@ -5,14 +5,15 @@ import {
   ArtifactScopeSchema,
   DigestSchema,
   HttpUrlSchema,
-  InputsSchema,
   ModeSchema,
   OciRefSchema,
+  PlatformSchema,
   RunIdSchema,
   TargetSchema,
   WritePrefixSchema,
 } from "./primitives.ts";
 import { RefSchema } from "./ref.ts";
+import { InputsEnvelopeSchema } from "./tools/definition.ts";
 
 export const WebhookEventSchema = z.enum(["start", "completed"]);
 
@@ -22,7 +23,7 @@ export const RunRequestSchema = z
     ref: RefSchema,
     run_id: RunIdSchema.optional(),
     mode: ModeSchema,
-    inputs: InputsSchema,
+    inputs: InputsEnvelopeSchema,
     target: TargetSchema,
     agent: AgentIdSchema.optional(),
     artifact_scope: ArtifactScopeSchema,
@@ -120,3 +121,20 @@ export const ReceiptSchema = z.strictObject({
     .optional(),
 });
 export type Receipt = z.infer<typeof ReceiptSchema>;
+
+/** `GET /v1/tools/{ref}`: a tool this control plane can run, with its schemas (docs/api.md#tools). */
+export const ToolResourceSchema = z.strictObject({
+  ref: RefSchema,
+  /** The input schema versions it takes (`inputs.schema`). */
+  schemas: z.array(z.string()),
+  /** The JSON Schema of its `inputs` (schema/tools/{ref_slug}.json); `$defs.outputs` its outputs. */
+  json_schema: z.record(z.string(), z.unknown()),
+  outputs: z.array(z.string()),
+  resources: z.strictObject({ cpu: z.number(), memory: z.string() }),
+  timeout_s: z.int(),
+  /** Environment variables it needs in mode "real". */
+  secrets: z.array(z.string()),
+  /** The platforms it is pinned for, with the pinned digest: the lanes it can run on. */
+  platforms: z.array(z.strictObject({ platform: PlatformSchema, image_digest: DigestSchema })),
+});
+export type ToolResource = z.infer<typeof ToolResourceSchema>;

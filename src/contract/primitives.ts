@@ -76,6 +76,3 @@ export type ArtifactScope = z.infer<typeof ArtifactScopeSchema>;
 
 export const TargetSchema = z.enum(["modal", "local"]);
 export type Target = z.infer<typeof TargetSchema>;
-
-/** Tool inputs are free-form JSON objects; each tool validates its own. */
-export const InputsSchema = z.record(z.string(), z.unknown());

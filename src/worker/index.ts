@@ -7,6 +7,7 @@ import { onError, sendError } from "./api/errors.ts";
 import { hooks } from "./api/hooks.ts";
 import { withRuntime } from "./api/middleware.ts";
 import { runs } from "./api/runs.ts";
+import { tools } from "./api/tools.ts";
 
 export { AgentTunnel } from "../../durable-objects/agent-tunnel.ts";
 export { EndpointDirectory } from "../../durable-objects/endpoint-directory.ts";
@@ -21,6 +22,7 @@ app.route("/v1/runs", runs);
 app.route("/v1/endpoints", endpoints);
 app.route("/v1/agents", agents);
 app.route("/v1/hooks", hooks);
+app.route("/v1/tools", tools);
 app.notFound((c) =>
   sendError(
     c,

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
+import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { readSse } from "../../src/core/sse-reader.ts";
@@ -66,7 +67,7 @@ async function runLocal(runId: string, extra: object = {}) {
     ref: "llm/litellm@1",
     run_id: runId,
     mode: "mock",
-    inputs: { prompt: "hi", max_tokens: 5 },
+    inputs: llmInputs("hi", { max_tokens: 5 }),
     target: "local",
     agent: AGENT,
     artifact_scope: "local",
@@ -104,12 +105,12 @@ describe("theory agent against the control plane under wrangler dev", () => {
     expect(resource).toMatchObject({ state: "succeeded", target: "local" });
     const persisted = await (await fetch(`${controlPlane.url}/v1/runs/agent-1/envelope`, { headers })).text();
     expect(persisted).toBe(
-      await directEnvelope(processor.url, "llm/litellm@1", "agent-1", { prompt: "hi", max_tokens: 5 }),
+      await directEnvelope(processor.url, "llm/litellm@1", "agent-1", llmInputs("hi", { max_tokens: 5 })),
     );
   });
 
   it("a tool not started on this machine -> ERR_HEALTH (no auto-start)", async () => {
-    const resource = await runLocal("agent-2", { ref: "echo/text@1", inputs: { params: { text: "x" } } });
+    const resource = await runLocal("agent-2", { ref: "echo/text@1", inputs: echoInputs("x") });
     expect(resource).toMatchObject({
       state: "failed",
       envelope: { error: { code: "ERR_HEALTH", message: expect.stringContaining("localctl start") } },
@@ -122,7 +123,7 @@ describe("theory agent against the control plane under wrangler dev", () => {
       ref: "llm/litellm@1",
       run_id: "agent-long",
       mode: "mock",
-      inputs: { prompt: "long", max_tokens: count },
+      inputs: llmInputs("long", { max_tokens: count }),
       target: "local",
       agent: AGENT,
       artifact_scope: "local",
@@ -150,7 +151,9 @@ describe("theory agent against the control plane under wrangler dev", () => {
       ordered: true,
       status: "success",
     });
-    const receipt = await (await fetch(`${controlPlane.url}/v1/runs/agent-long/receipt`, { headers })).json();
+    const receipt = (await (
+      await fetch(`${controlPlane.url}/v1/runs/agent-long/receipt`, { headers })
+    ).json()) as any;
     expect(receipt.frames.tokens).toBe(count);
     expect(receipt.events).toMatchObject({ stored: count + 1, dropped: 0 });
   }, 180_000);
@@ -169,7 +172,7 @@ describe("theory agent against the control plane under wrangler dev", () => {
       ref: "llm/litellm@1",
       run_id: "agent-4",
       mode: "mock",
-      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+      inputs: llmInputs("long", { max_tokens: 1000, token_delay_ms: 10 }),
       target: "local",
       agent: AGENT,
       artifact_scope: "local",
@@ -178,7 +181,7 @@ describe("theory agent against the control plane under wrangler dev", () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await fetch(`${controlPlane.url}/v1/runs/agent-4/cancel`, { method: "POST", headers });
     const resource = await runLocal("agent-4", {
-      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+      inputs: llmInputs("long", { max_tokens: 1000, token_delay_ms: 10 }),
     });
     // The processor's own ERR_CANCELED envelope, not the control plane's fallback after the grace period.
     expect(resource).toMatchObject({
@@ -192,7 +195,7 @@ describe("theory agent against the control plane under wrangler dev", () => {
       ref: "llm/litellm@1",
       run_id: "agent-5",
       mode: "mock",
-      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+      inputs: llmInputs("long", { max_tokens: 1000, token_delay_ms: 10 }),
       target: "local",
       agent: AGENT,
       artifact_scope: "local",
@@ -202,7 +205,7 @@ describe("theory agent against the control plane under wrangler dev", () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await daemon.stop();
     const resource = await runLocal("agent-5", {
-      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+      inputs: llmInputs("long", { max_tokens: 1000, token_delay_ms: 10 }),
       timeout_s: 600,
     });
     expect(resource).toMatchObject({

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeToken,
@@ -70,7 +71,7 @@ async function run(endpoint: string, runId: string) {
     ref: "llm/litellm@1",
     run_id: runId,
     mode: "mock",
-    inputs: { prompt: "hi", max_tokens: 5 },
+    inputs: llmInputs("hi", { max_tokens: 5 }),
     target: "modal",
     artifact_scope: "local",
   };
@@ -97,7 +98,7 @@ describe("the control plane under wrangler dev, dialing wss:// like a Modal endp
     expect(resource).toMatchObject({ state: "succeeded", envelope: { status: "success", run_id: "tls-1" } });
     const persisted = await (await fetch(`${controlPlane.url}/v1/runs/tls-1/envelope`, { headers })).text();
     expect(persisted).toBe(
-      await directEnvelope(processor.url, "llm/litellm@1", "tls-1", { prompt: "hi", max_tokens: 5 }),
+      await directEnvelope(processor.url, "llm/litellm@1", "tls-1", llmInputs("hi", { max_tokens: 5 })),
     );
   });
 

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
+import { echoInputs } from "../../scripts/lib/inputs.ts";
 import { canonicalJson } from "../../src/core/canonical.ts";
 import { payloadFor, postJson, startProcessor } from "../support/processor.ts";
 import { docker, freePort } from "./support/docker.ts";
@@ -355,7 +356,7 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
   });
 
   it("run: stdout is exactly the canonical envelope the processor gives in-process; artifacts on disk", async () => {
-    const inputs = { params: { text: "hello from localctl" } };
+    const inputs = echoInputs("hello from localctl");
     const result = await localctl(h(), [
       "run",
       "--ref",
@@ -459,8 +460,13 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
 describe("localctl with --oci of another digest than the pin (llm/litellm@1, dummy secrets)", () => {
   const h = () => home("mismatch");
   const secrets = { LITELLM_API_KEY: "dummy-key", LITELLM_BASE_URL: "http://127.0.0.1:9/v1" };
-  const slow = '{"prompt":"hi","max_tokens":40,"token_delay_ms":100}';
-  const run = (runId: string, extra: string[] = [], inputs = '{"prompt":"hi","max_tokens":3}') =>
+  const slow =
+    '{"schema":"v1","params":{"messages":[{"role":"user","content":"hi"}],"max_tokens":40,"token_delay_ms":100}}';
+  const run = (
+    runId: string,
+    extra: string[] = [],
+    inputs = '{"schema":"v1","params":{"messages":[{"role":"user","content":"hi"}],"max_tokens":3}}',
+  ) =>
     localctl(h(), [
       "run",
       "--ref",

@@ -2,6 +2,7 @@ import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
 import { pollHealth } from "../../src/core/health.ts";
 import {
@@ -64,7 +65,7 @@ describe("the processor OCI image (built from processor/Dockerfile, run with --n
   });
 
   it("runs over WebSocket, writes the artifacts, and gives the same bytes as the processor run from source", async () => {
-    const payload = payloadFor("llm/litellm@1", "image-1", { prompt: "hi", max_tokens: 7 });
+    const payload = payloadFor("llm/litellm@1", "image-1", llmInputs("hi", { max_tokens: 7 }));
     const fromImage = await converse(`ws://${base}/run`, [runOpen(payload)]);
     expect(fromImage.code).toBe(1000);
     expect(fromImage.frames.map((f) => f.kind)).toEqual(["Ack", ...Array(7).fill("Token"), "RunResult"]);

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeToken,
@@ -92,7 +93,7 @@ function start(args: string[], env: Record<string, string | undefined> = {}) {
 
 const theory = (args: string[], env?: Record<string, string | undefined>) => start(args, env).exited;
 
-const runArgs = (runId: string, inputs: object = { prompt: "hi", max_tokens: 5 }, ...extra: string[]) => [
+const runArgs = (runId: string, inputs: object = llmInputs("hi", { max_tokens: 5 }), ...extra: string[]) => [
   "run",
   "--ref",
   REF,
@@ -199,7 +200,7 @@ describe("theory run", () => {
   });
 
   it("the same run_id with a different request exits 5 (ERR_CONFLICT from the API)", async () => {
-    const result = await theory([...runArgs("cli-wait-1", { prompt: "other" }), "--wait"]);
+    const result = await theory([...runArgs("cli-wait-1", llmInputs("other")), "--wait"]);
     expect(result.code).toBe(5);
     expect(errorCode(result.stdout)).toBe("ERR_CONFLICT");
   });
@@ -244,7 +245,7 @@ describe("theory runs", () => {
   });
 
   it("cancel: a long run followed by `theory run` settles ERR_CANCELED, and that run exits 13", async () => {
-    const slow = { prompt: "slow", max_tokens: 1000, token_delay_ms: 10 };
+    const slow = llmInputs("slow", { max_tokens: 1000, token_delay_ms: 10 });
     const running = start(runArgs("cli-cancel-1", slow));
     // Wait until the processor has acknowledged it and tokens are flowing.
     for (let i = 0; ; i++) {

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { EventLog } from "../../durable-objects/event-log.ts";
 import { RunStore } from "../../durable-objects/run-store.ts";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { ReceiptSchema } from "../../src/contract/api.ts";
 import { TRUNCATED_EVENT } from "../../src/contract/run-events.ts";
 import { sseEventsOf } from "../support/sse.ts";
@@ -30,7 +31,7 @@ describe("Prefer: wait is answered where the run is", () => {
   it("wakes when the run settles, long before the wait would end", async () => {
     const runId = uniqueRunId("wake");
     // A slow stream: 200 tokens, 50 ms apart, settled by a cancel while the request waits.
-    const request = runRequest(runId, { inputs: { prompt: "slow", max_tokens: 200, token_delay_ms: 50 } });
+    const request = runRequest(runId, { inputs: llmInputs("slow", { max_tokens: 200, token_delay_ms: 50 }) });
     const waiting = api("/v1/runs", { method: "POST", json: request, headers: { Prefer: "wait=60" } });
     for (let i = 0; i < 100; i++) {
       const resource = (await (await api(`/v1/runs/${runId}`)).json()) as { state?: string };
@@ -50,7 +51,7 @@ describe("Prefer: wait is answered where the run is", () => {
 
   it("answers 202 with the run as it stands when the wait ends first", async () => {
     const runId = uniqueRunId("wait-ends");
-    const request = runRequest(runId, { inputs: { prompt: "slow", max_tokens: 200, token_delay_ms: 50 } });
+    const request = runRequest(runId, { inputs: llmInputs("slow", { max_tokens: 200, token_delay_ms: 50 }) });
     const response = await api("/v1/runs", { method: "POST", json: request, headers: { Prefer: "wait=1" } });
     expect(response.status).toBe(202);
     expect(response.headers.get("Preference-Applied")).toBe("wait=1");
@@ -64,7 +65,7 @@ describe("durable events, stored in batches", () => {
     const runId = uniqueRunId("batched");
     const count = 3000;
     const { resource } = await runAndWait(
-      runRequest(runId, { inputs: { prompt: "many", max_tokens: count } }),
+      runRequest(runId, { inputs: llmInputs("many", { max_tokens: count }) }),
     );
     expect(resource.state).toBe("succeeded");
     const all = await events(runId);
@@ -91,7 +92,7 @@ describe("durable events, stored in batches", () => {
     const runId = uniqueRunId("live-vs-replay");
     await api("/v1/runs", {
       method: "POST",
-      json: runRequest(runId, { inputs: { prompt: "x", max_tokens: 500 } }),
+      json: runRequest(runId, { inputs: llmInputs("x", { max_tokens: 500 }) }),
     });
     const live = await (await api(`/v1/runs/${runId}/events`)).text();
     const replay = await (await api(`/v1/runs/${runId}/events`)).text();

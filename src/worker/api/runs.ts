@@ -4,6 +4,8 @@ import { isTerminal, type RunRequest, RunRequestSchema } from "../../contract/ap
 import { RunIdSchema } from "../../contract/primitives.ts";
 import { sha256Hex } from "../../core/canonical.ts";
 import { TheoryError } from "../../core/errors.ts";
+import { checkInputs, toolDefinition } from "../../core/tool-inputs.ts";
+import { lookupTool } from "../../core/tool-registry.ts";
 import { runSession } from "../objects.ts";
 import type { AppEnv } from "./context.ts";
 import { sendError, validationHook } from "./errors.ts";
@@ -43,6 +45,14 @@ export async function startRun(
   c: Context<AppEnv>,
   request: RunRequest & { run_id: string },
 ): Promise<Response> {
+  // Checked before any object exists: an unknown ref or inputs its tool refuses create no run.
+  try {
+    lookupTool(c.var.runtime.toolRegistry, request.ref);
+    checkInputs(toolDefinition(request.ref), request.inputs);
+  } catch (error) {
+    if (!(error instanceof TheoryError)) throw error;
+    return sendError(c, new TheoryError(error.code, error.message, { status: 422 }), request.run_id);
+  }
   const wait = /(?:^|[\s,;])wait=(\d+)/.exec(c.req.header("Prefer") ?? "")?.[1];
   const seconds = wait === undefined ? undefined : Math.min(Number(wait), MAX_WAIT_S);
   // One call: the run's object starts it and, asked to wait, answers when it settles.

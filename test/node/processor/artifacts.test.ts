@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { echoInputs } from "../../../scripts/lib/inputs.ts";
 import { payloadFor, postJson, type RunningProcessor, startProcessor } from "../../support/processor.ts";
 
 let echo: RunningProcessor;
@@ -17,8 +18,7 @@ afterAll(async () => {
 
 const run = async (runId: string, extra: object = {}) =>
   JSON.parse(
-    (await postJson(`${echo.http}/run`, payloadFor("echo/text@1", runId, { params: { text: "x" } }, extra)))
-      .text,
+    (await postJson(`${echo.http}/run`, payloadFor("echo/text@1", runId, echoInputs("x"), extra))).text,
   );
 const runDir = (runId: string) => join(echo.artifactsRoot, "outputs/echo.text.1", runId);
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { llmInputs } from "../../../scripts/lib/inputs.ts";
 import { payloadFor, postJson, type RunningProcessor, startProcessor } from "../../support/processor.ts";
 
 let llm: RunningProcessor;
@@ -9,7 +10,7 @@ beforeAll(async () => {
 afterAll(() => llm.close());
 
 const run = async (runId: string, extra: object = {}) =>
-  (await postJson(`${llm.http}/run`, payloadFor("llm/litellm@1", runId, { prompt: "same" }, extra))).text;
+  (await postJson(`${llm.http}/run`, payloadFor("llm/litellm@1", runId, llmInputs("same"), extra))).text;
 
 describe("processor determinism", () => {
   it("the same payload twice gives identical bytes", async () => {
@@ -42,7 +43,7 @@ describe("processor determinism", () => {
       (
         await postJson(
           `${llm.http}/run`,
-          payloadFor("llm/litellm@1", "det-2", { prompt: "other", max_tokens: 3 }),
+          payloadFor("llm/litellm@1", "det-2", llmInputs("other", { max_tokens: 3 })),
         )
       ).text,
     );

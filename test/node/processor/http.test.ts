@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { TOOLS } from "../../../processor/tools/index.ts";
 import type { Tool } from "../../../processor/tools/tool.ts";
+import { llmInputs } from "../../../scripts/lib/inputs.ts";
 import {
   ApiErrorSchema,
   EnvelopeSchema,
@@ -16,9 +17,7 @@ import { payloadFor, postJson, type RunningProcessor, startProcessor } from "../
 import { sseEventsOf } from "../../support/sse.ts";
 
 const crashingTool: Tool = {
-  ref: "test/crash@1",
-  inputs: z.object({}),
-  outputs: ["x.txt"],
+  definition: { ref: "test/crash@1", inputs: { v1: z.object({}) }, outputs: ["x.txt"] },
   secrets: [],
   run: async () => {
     throw new TypeError("boom at /secret/host/path");
@@ -106,7 +105,10 @@ describe("processor HTTP", () => {
   });
 
   it("a crash -> 500 ERR_INTERNAL, with no stack or host path in the message", async () => {
-    const { status, text } = await postJson(`${crash.http}/run`, payloadFor("test/crash@1", "c-1", {}));
+    const { status, text } = await postJson(
+      `${crash.http}/run`,
+      payloadFor("test/crash@1", "c-1", { schema: "v1", params: {} }),
+    );
     expect(status).toBe(500);
     const envelope = EnvelopeSchema.parse(JSON.parse(text));
     expect(envelope).toMatchObject({ status: "error", run_id: "c-1", error: { code: "ERR_INTERNAL" } });
@@ -123,7 +125,7 @@ describe("processor HTTP", () => {
   it("POST /run-stream -> SSE progress events, then done with the same envelope as /run", async () => {
     const litellm = await startProcessor({ toolRef: "llm/litellm@1" });
     try {
-      const payload = payloadFor("llm/litellm@1", "sse-1", { prompt: "hi", max_tokens: 5 });
+      const payload = payloadFor("llm/litellm@1", "sse-1", llmInputs("hi", { max_tokens: 5 }));
       const { status, text, headers } = await postJson(`${litellm.http}/run-stream`, payload);
       expect(status).toBe(200);
       expect(headers.get("content-type")).toBe("text/event-stream");

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { llmInputs } from "../../../scripts/lib/inputs.ts";
 import { EnvelopeSchema, OutputIndexSchema } from "../../../src/contract/index.ts";
 import { payloadFor, postJson, type RunningProcessor, startProcessor } from "../../support/processor.ts";
 import { type LocalS3, startS3 } from "../../support/s3.ts";
@@ -20,7 +21,7 @@ const key = (runId: string, path: string) => `w1/${runId}/${path}`;
 async function worldPayload(runId: string, urlFor: (path: string) => Promise<string>) {
   const outputs: Record<string, string> = {};
   for (const path of ["text/response.txt", "outputs.json"]) outputs[path] = await urlFor(path);
-  return payloadFor("llm/litellm@1", runId, { prompt: "hi" }, { world_id: "w1", outputs });
+  return payloadFor("llm/litellm@1", runId, llmInputs("hi"), { world_id: "w1", outputs });
 }
 
 describe("world scope: presigned PUTs to an S3-compatible store", () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { mockTokens } from "../../../processor/tools/litellm.ts";
+import { llmInputs } from "../../../scripts/lib/inputs.ts";
 import { EnvelopeSchema, ProcessorFrameSchema } from "../../../src/contract/index.ts";
 import {
   converse,
@@ -17,7 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => llm.close());
 
-const llmPayload = (runId: string, inputs: object = { prompt: "hi" }) =>
+const llmPayload = (runId: string, inputs: object = llmInputs("hi")) =>
   payloadFor("llm/litellm@1", runId, inputs);
 
 describe("processor WebSocket /run (theory.run.v1)", () => {
@@ -37,7 +38,7 @@ describe("processor WebSocket /run (theory.run.v1)", () => {
 
   it("streams 10k mock tokens in order, none lost", async () => {
     const talk = await converse(llm.ws, [
-      runOpen(llmPayload("ws-10k", { prompt: "hi", max_tokens: 10_000 })),
+      runOpen(llmPayload("ws-10k", llmInputs("hi", { max_tokens: 10_000 }))),
     ]);
     const tokens = talk.frames.filter((f) => f.kind === "Token").map((f) => f.content.text);
     expect(tokens).toEqual(mockTokens(10_000));
@@ -59,7 +60,7 @@ describe("processor WebSocket /run (theory.run.v1)", () => {
     let canceled = false;
     const talk = await converse(
       llm.ws,
-      [runOpen(llmPayload("ws-cancel", { prompt: "hi", max_tokens: 100_000 }))],
+      [runOpen(llmPayload("ws-cancel", llmInputs("hi", { max_tokens: 100_000 })))],
       {
         onFrame: (frame, socket) => {
           if (frame.kind === "Token" && !canceled) {
@@ -81,7 +82,7 @@ describe("processor WebSocket /run (theory.run.v1)", () => {
   });
 
   it("an invalid payload that names its run gets Ack + an ERR_INPUTS RunResult + close 1000", async () => {
-    const talk = await converse(llm.ws, [runOpen({ ...llmPayload("ws-bad"), inputs: { prompt: "" } })]);
+    const talk = await converse(llm.ws, [runOpen({ ...llmPayload("ws-bad"), inputs: llmInputs("") })]);
     expect(talk.code).toBe(1000);
     expect(talk.frames.map((f) => f.kind)).toEqual(["Ack", "RunResult"]);
     expect(talk.frames[1]?.content).toMatchObject({ run_id: "ws-bad", error: { code: "ERR_INPUTS" } });
@@ -96,7 +97,7 @@ describe("processor WebSocket /run (theory.run.v1)", () => {
       ["a binary frame", [Buffer.from([1, 2, 3])]],
       [
         "a second RunOpen",
-        [runOpen(llmPayload("twice", { prompt: "x", max_tokens: 50_000 })), runOpen(llmPayload("twice"))],
+        [runOpen(llmPayload("twice", llmInputs("x", { max_tokens: 50_000 }))), runOpen(llmPayload("twice"))],
       ],
     ])("%s", async (_name, frames) => {
       const talk = await converse(llm.ws, frames as (object | string | Buffer)[]);
@@ -106,7 +107,7 @@ describe("processor WebSocket /run (theory.run.v1)", () => {
     });
 
     it("a frame over 1 MiB closes the connection (1009)", async () => {
-      const huge = runOpen(llmPayload("huge", { prompt: "x".repeat(1024 * 1024) }));
+      const huge = runOpen(llmPayload("huge", llmInputs("x".repeat(1024 * 1024))));
       const talk = await converse(llm.ws, [huge]);
       expect(talk.code).toBe(1009);
       expect(talk.frames).toEqual([]);
@@ -122,7 +123,7 @@ describe("processor WebSocket /run (theory.run.v1)", () => {
     await new Promise<void>((resolve) => {
       const socket = new WebSocket(llm.ws, ["theory.run.v1"]);
       socket.on("open", () =>
-        socket.send(JSON.stringify(runOpen(llmPayload("leaver", { prompt: "x", max_tokens: 100_000 })))),
+        socket.send(JSON.stringify(runOpen(llmPayload("leaver", llmInputs("x", { max_tokens: 100_000 }))))),
       );
       socket.on("message", () => {
         socket.terminate();
@@ -137,15 +138,15 @@ describe("processor WebSocket /run (theory.run.v1)", () => {
 describe("llm/litellm@1 mock pacing", () => {
   it("token_delay_ms paces the stream without changing its content", async () => {
     const paced = await converse(llm.ws, [
-      runOpen(llmPayload("paced", { prompt: "hi", max_tokens: 3, token_delay_ms: 5 })),
+      runOpen(llmPayload("paced", llmInputs("hi", { max_tokens: 3, token_delay_ms: 5 }))),
     ]);
-    const plain = await converse(llm.ws, [runOpen(llmPayload("paced", { prompt: "hi", max_tokens: 3 }))]);
+    const plain = await converse(llm.ws, [runOpen(llmPayload("paced", llmInputs("hi", { max_tokens: 3 })))]);
     expect(paced.texts).toEqual(plain.texts);
   });
 
   it("a delay over 1000 ms is ERR_INPUTS", async () => {
     const talk = await converse(llm.ws, [
-      runOpen(llmPayload("too-slow", { prompt: "hi", token_delay_ms: 5000 })),
+      runOpen(llmPayload("too-slow", llmInputs("hi", { token_delay_ms: 5000 }))),
     ]);
     expect(talk.frames.at(-1)?.content).toMatchObject({
       error: { code: "ERR_INPUTS", message: expect.stringContaining("token_delay_ms") },
