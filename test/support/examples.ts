@@ -13,7 +13,7 @@ export const registryDoc = () => ({
       port: 8000,
       resources: { cpu: 1, memory: "2Gi" },
       secrets: ["LITELLM_API_KEY"],
-      outputs: ["text/response.txt"],
+      schema: "schema/tools/llm.litellm.1.json",
       timeout_s: 120,
       modal: { app: "theory-llm-litellm-1" },
     },

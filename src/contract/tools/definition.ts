@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { OUTPUT_INDEX, RelativePathSchema } from "../primitives.ts";
 import { RefSchema } from "../ref.ts";
 
 /**
@@ -25,7 +26,17 @@ export type Inputs = z.infer<typeof InputsEnvelopeSchema>;
 /** The JSON Schema file of a tool under schema/tools/ (its inputs per version and its outputs). */
 export const toolSchemaFile = (slug: string) => `schema/tools/${slug}.json`;
 
+/** A definition's outputs: relative paths below the run prefix, unique, never the index's name. */
+export const ToolOutputsSchema = z
+  .array(
+    RelativePathSchema.refine((path) => path !== OUTPUT_INDEX, `${OUTPUT_INDEX} is reserved for the index`),
+  )
+  .min(1)
+  .refine((paths) => new Set(paths).size === paths.length, "outputs must be unique");
+
+/** Checks a definition's ref and outputs (a mistake there is a programming error: it throws). */
 export const defineTool = <D extends ToolDefinition>(definition: D): D => {
   RefSchema.parse(definition.ref);
+  ToolOutputsSchema.parse(definition.outputs);
   return definition;
 };

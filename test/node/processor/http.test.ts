@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { TOOLS } from "../../../processor/tools/index.ts";
 import type { Tool } from "../../../processor/tools/tool.ts";
-import { llmInputs } from "../../../scripts/lib/inputs.ts";
+import { echoInputs, llmInputs } from "../../../scripts/lib/inputs.ts";
 import {
   ApiErrorSchema,
   EnvelopeSchema,
@@ -35,7 +35,7 @@ afterAll(async () => {
   await crash.close();
 });
 
-const echoPayload = (runId: string, text = "hello") => payloadFor("echo/text@1", runId, { params: { text } });
+const echoPayload = (runId: string, text = "hello") => payloadFor("echo/text@1", runId, echoInputs(text));
 
 describe("processor HTTP", () => {
   it("GET /healthz -> 200 {ok:true}", async () => {
@@ -92,7 +92,10 @@ describe("processor HTTP", () => {
   });
 
   it("an invalid payload with a readable run_id -> 200 error envelope; without -> 422", async () => {
-    const bad = await postJson(`${echo.http}/run`, { ...echoPayload("bad-1"), inputs: { params: {} } });
+    const bad = await postJson(`${echo.http}/run`, {
+      ...echoPayload("bad-1"),
+      inputs: { schema: "v1", params: {} },
+    });
     expect(bad.status).toBe(200);
     expect(EnvelopeSchema.parse(JSON.parse(bad.text))).toMatchObject({
       status: "error",

@@ -83,7 +83,7 @@ describe("llm/litellm@1 in mode real (official openai client against a local Ope
     expect((await realRun({ failWith: 401 })).envelope.error.code).toBe("ERR_AUTH");
     expect((await realRun({ inputs: llmInputs("hi") })).envelope.error).toEqual({
       code: "ERR_INPUTS",
-      message: 'inputs.model is required in mode "real"',
+      message: 'inputs.params.model is required in mode "real"',
     });
   });
 
