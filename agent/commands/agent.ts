@@ -28,7 +28,7 @@ export const command = defineCommand({
     const controlPlane = context.config.controlPlane;
     if (!controlPlane)
       throw new TheoryError("ERR_INPUTS", "--control-plane URL (or THEORY_CONTROL_PLANE) is required");
-    const token = context.env.THEORY_AGENT_TOKEN ?? context.config.token;
+    const token = context.config.agentToken ?? context.config.token;
     if (!token)
       throw new TheoryError(
         "ERR_AUTH",
