@@ -11,7 +11,7 @@ import {
   readGlobals,
   topLevelHelp,
 } from "./command.ts";
-import { describeCliConfig, resolveCliConfig } from "./config.ts";
+import { cliSecrets, describeCliConfig, envSecrets, resolveCliConfig } from "./config.ts";
 import type { CliContext } from "./context.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 
@@ -41,7 +41,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const json = globals.json;
   const log = createLogger({
     level: (globals["log-level"] as "info" | undefined) ?? "info",
-    secrets: env.THEORY_TOKEN ? [env.THEORY_TOKEN] : [],
+    secrets: envSecrets(env),
   });
   if (name === undefined && helpRequested(argv)) {
     process.stdout.write(await usage());
@@ -73,7 +73,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       config,
       log: createLogger({
         level: config.logLevel,
-        secrets: config.token ? [config.token] : [],
+        secrets: cliSecrets(config, env),
         fields: { target: name },
       }),
       env,

@@ -5,11 +5,16 @@ const SENSITIVE_KEY = /(token|secret|password|passwd|api[-_]?key|authorization|s
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 const URL_SECRET_PARAMS =
   /([?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|sig|token)=)[^&\s"]+/gi;
+/** `scheme://user:password@`: everything up to the authority's last `@` (user and password both go). */
+const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>]*@/gi;
 
 export function redact(value: unknown, secrets: readonly string[] = []): unknown {
   const known = secrets.filter((secret) => secret.length >= 4);
   const scrub = (text: string): string => {
-    let out = text.replace(BEARER, `$1 ${REDACTED}`).replace(URL_SECRET_PARAMS, `$1${REDACTED}`);
+    let out = text
+      .replace(BEARER, `$1 ${REDACTED}`)
+      .replace(URL_SECRET_PARAMS, `$1${REDACTED}`)
+      .replace(URL_USERINFO, `$1${REDACTED}@`);
     for (const secret of known) out = out.split(secret).join(REDACTED);
     return out;
   };

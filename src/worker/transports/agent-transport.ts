@@ -1,3 +1,4 @@
+import { RUN_SUBPROTOCOL } from "../../contract/frames.ts";
 import { TheoryError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { RunTransport, TransportHandlers } from "../../engine/transport.ts";
@@ -26,7 +27,13 @@ export function agentTransport(deps: { tunnel: TunnelDialer; agentId: string; lo
         throw new TheoryError("ERR_ENDPOINT_MISSING", `agent ${deps.agentId} is not connected`);
       }
       socket.accept();
-      deps.log?.info("ws.connect.ok", { ref, execution_id: runId, agent: deps.agentId });
+      // The tunnel relays theory.run.v1 frames: the run's session speaks that, as on the endpoint path.
+      deps.log?.info("ws.connect.ok", {
+        ref,
+        execution_id: runId,
+        agent: deps.agentId,
+        protocol: RUN_SUBPROTOCOL,
+      });
       return wireSocket(socket, { ...handlers, onMessage: (text) => unbatch(text, handlers) });
     },
   };

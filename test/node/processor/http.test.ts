@@ -119,6 +119,26 @@ describe("processor HTTP", () => {
     expect(crash.logs.some((line) => line.includes("error.tool.crash"))).toBe(true);
   });
 
+  it("POST /run logs http.run.start and http.run.settle: the run's id, ref, outcome and duration", async () => {
+    const logged = (logs: string[], runId: string) =>
+      logs.map((line) => JSON.parse(line)).filter((line) => line.execution_id === runId);
+    await postJson(`${echo.http}/run`, echoPayload("http-log-1"));
+    expect(logged(echo.logs, "http-log-1")).toEqual([
+      expect.objectContaining({ event: "http.run.start", ref: "echo/text@1", mode: "mock", stream: false }),
+      expect.objectContaining({
+        event: "http.run.settle",
+        ref: "echo/text@1",
+        status: "success",
+        elapsed_ms: expect.any(Number),
+      }),
+    ]);
+    await postJson(`${crash.http}/run`, payloadFor("test/crash@1", "http-log-2", {}));
+    expect(logged(crash.logs, "http-log-2").filter((line) => line.event.startsWith("http.run."))).toEqual([
+      expect.objectContaining({ event: "http.run.start", ref: "test/crash@1" }),
+      expect.objectContaining({ event: "http.run.settle", status: "error", code: "ERR_INTERNAL" }),
+    ]);
+  });
+
   it("an unknown route -> 404 ERR_NOT_FOUND", async () => {
     const response = await fetch(`${echo.http}/nope`);
     expect(response.status).toBe(404);
