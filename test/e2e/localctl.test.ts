@@ -522,6 +522,29 @@ describe("localctl with --oci of another digest than the pin (llm/litellm@1, dum
     expect(result.stdout).toBe(`${canonicalJson(json(result))}\n`);
   });
 
+  it("the spec's own example command runs verbatim (inputs {schema, params.messages})", async () => {
+    // theory localctl run --ref llm/litellm@1 --mode mock --inputs-json '{"schema":"v1","params":{"messages":[…]}}'
+    const result = await localctl(h(), [
+      "run",
+      "--ref",
+      "llm/litellm@1",
+      "--mode",
+      "mock",
+      "--inputs-json",
+      '{"schema":"v1","params":{"messages":[{"role":"user","content":"test"}]}}',
+      "--expected-oci",
+      `${REPO}@${other}`,
+    ]);
+    expect(result.code, result.stdout).toBe(0);
+    expect(json(result)).toMatchObject({ status: "success", meta: { image_digest: other } });
+  });
+
+  it("inputs the tool refuses are ERR_INPUTS (exit 2) before any connection, naming the field", async () => {
+    const result = await run("mm-bad", [], '{"schema":"v1","params":{"messages":[]}}');
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout).error.message).toContain("inputs.params.messages");
+  });
+
   it("run with --expected-oci naming the started digest succeeds", async () => {
     const result = await run("mm-2", ["--expected-oci", `${REPO}@${other}`]);
     expect(result.code, result.stdout).toBe(0);

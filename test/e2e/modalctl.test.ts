@@ -447,6 +447,21 @@ describe("theory modalctl (the real CLI) against the stand-in and a control plan
     expect(direct.stdout).toBe(`${modalBytes}\n`);
   });
 
+  it("the spec's example command runs verbatim on the started sandbox", async () => {
+    const result = await cli([
+      "modalctl",
+      "run",
+      "--ref",
+      LITELLM,
+      "--mode",
+      "mock",
+      "--inputs-json",
+      '{"schema":"v1","params":{"messages":[{"role":"user","content":"test"}]}}',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json).toMatchObject({ status: "success", meta: { image_digest: digest } });
+  });
+
   it("negative parity: no endpoint registered / no agent -> ERR_ENDPOINT_MISSING on both transports", async () => {
     const [viaModal, viaLocal] = await Promise.all([
       runThrough(cpModal, {

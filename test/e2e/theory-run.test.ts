@@ -171,6 +171,51 @@ describe("theory run", () => {
     expect(result.stdout).toBe(`${await persisted("cli-mismatch-1")}\n`);
   });
 
+  it("the spec's example inputs run verbatim; inputs the tool refuses exit 2 with the field named", async () => {
+    const args = (runId: string, inputs: string) => [
+      "run",
+      "--ref",
+      REF,
+      "--target",
+      "modal",
+      "--mode",
+      "mock",
+      "--inputs-json",
+      inputs,
+      "--run-id",
+      runId,
+      "--wait",
+      "--json",
+    ];
+    const ok = await theory(
+      args("cli-spec-1", '{"schema":"v1","params":{"messages":[{"role":"user","content":"test"}]}}'),
+    );
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ status: "success", run_id: "cli-spec-1" });
+    const refused = await theory(args("cli-spec-2", '{"schema":"v2","params":{}}'));
+    expect(refused.code).toBe(2);
+    expect(errorCode(refused.stdout)).toBe("ERR_INPUTS");
+    expect(refused.stdout).toContain("supported: v1");
+  });
+
+  it("tools list|show: the tools the control plane runs, with their schemas", async () => {
+    const list = await theory(["tools", "list", "--json"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).tools.map((tool: { ref: string }) => tool.ref)).toEqual([
+      "echo/text@1",
+      "llm/litellm@1",
+    ]);
+    const show = await theory(["tools", "show", "echo/text@1", "--json"]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      ref: "echo/text@1",
+      schemas: ["v1"],
+      outputs: ["text/echo.txt"],
+    });
+    const unknown = await theory(["tools", "show", "no/such@1", "--json"]);
+    expect(unknown.code).toBe(4);
+  });
+
   it("an invalid request (bad ref) exits 2 and sends nothing", async () => {
     const result = await theory(runArgs("cli-badref-1").map((arg) => (arg === REF ? "LLM/x" : arg)));
     expect(result.code).toBe(2);
