@@ -60,6 +60,27 @@ describe("Prefer: wait is answered where the run is", () => {
   });
 });
 
+describe("cancel", () => {
+  it("stops the processor's stream: its own ERR_CANCELED settles the run long before its 100k tokens", async () => {
+    const runId = uniqueRunId("cancel-stream");
+    const request = runRequest(runId, { inputs: llmInputs("long", { max_tokens: 100_000 }), timeout_s: 300 });
+    await api("/v1/runs", { method: "POST", json: request });
+    const events = await api(`/v1/runs/${runId}/events`);
+    const reader = (events.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read(); // the stream is flowing
+    await api(`/v1/runs/${runId}/cancel`, { method: "POST" });
+    await reader.cancel();
+    const { resource } = await runAndWait(request);
+    expect(resource).toMatchObject({
+      state: "canceled",
+      // The processor's own envelope carries its image digest; it answered the Cancel itself.
+      envelope: { error: { code: "ERR_CANCELED" }, meta: { image_digest: `sha256:${"a".repeat(64)}` } },
+    });
+    const receipt = ReceiptSchema.parse(await (await api(`/v1/runs/${runId}/receipt`)).json());
+    expect(receipt.frames.tokens).toBeLessThan(100_000);
+  });
+});
+
 describe("durable events, stored in batches", () => {
   it("replays every token's text in order with ids 1..n, and resumes after any id", async () => {
     const runId = uniqueRunId("batched");

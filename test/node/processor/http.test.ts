@@ -132,7 +132,10 @@ describe("processor HTTP", () => {
         elapsed_ms: expect.any(Number),
       }),
     ]);
-    await postJson(`${crash.http}/run`, payloadFor("test/crash@1", "http-log-2", { schema: "v1", params: {} }));
+    await postJson(
+      `${crash.http}/run`,
+      payloadFor("test/crash@1", "http-log-2", { schema: "v1", params: {} }),
+    );
     expect(logged(crash.logs, "http-log-2").filter((line) => line.event.startsWith("http.run."))).toEqual([
       expect.objectContaining({ event: "http.run.start", ref: "test/crash@1" }),
       expect.objectContaining({ event: "http.run.settle", status: "error", code: "ERR_INTERNAL" }),
