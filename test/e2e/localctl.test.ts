@@ -107,7 +107,7 @@ beforeAll(async () => {
     port,
     resources: { cpu: 0.25, memory: "256Mi" },
     secrets: [],
-    outputs: ["text/echo.txt"],
+    schema: "schema/tools/echo.text.1.json",
     timeout_s: 30,
     modal: { app: "theory-e2e" },
     ...extra,
@@ -122,7 +122,7 @@ beforeAll(async () => {
         "llm/litellm@1": entry(ports.llm, {
           resources: { cpu: 1, memory: "2Gi" },
           secrets: ["LITELLM_API_KEY", "LITELLM_BASE_URL"],
-          outputs: ["text/response.txt"],
+          schema: "schema/tools/llm.litellm.1.json",
         }),
         // The image does not carry this tool: its container exits at once and is never healthy.
         "e2e/broken@1": entry(ports.broken, {}),
