@@ -125,7 +125,7 @@ beforeAll(async () => {
           schema: "schema/tools/llm.litellm.1.json",
         }),
         // The image does not carry this tool: its container exits at once and is never healthy.
-        "e2e/broken@1": entry(ports.broken, {}),
+        "e2e/broken@1": entry(ports.broken, { schema: "schema/tools/e2e.broken.1.json" }),
       },
     }),
   );

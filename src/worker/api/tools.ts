@@ -4,8 +4,8 @@ import { toolJsonSchema } from "../../contract/json-schema.ts";
 import { PLATFORMS } from "../../contract/primitives.ts";
 import { RefSchema } from "../../contract/ref.ts";
 import type { ToolRegistry } from "../../contract/tool-registry.ts";
+import { TOOL_DEFINITIONS } from "../../contract/tools/index.ts";
 import { TheoryError } from "../../core/errors.ts";
-import { toolDefinition } from "../../core/tool-inputs.ts";
 import type { AppEnv } from "./context.ts";
 import { requireScope } from "./middleware.ts";
 
@@ -17,7 +17,9 @@ function toolResources(registry: ToolRegistry): Map<string, ToolResource> {
   if (byRef) return byRef;
   byRef = new Map();
   for (const [ref, entry] of Object.entries(registry.tools).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const definition = toolDefinition(ref);
+    // Only what can run here: a ref this build defines no tool for is not listed.
+    const definition = TOOL_DEFINITIONS[ref];
+    if (!definition) continue;
     byRef.set(ref, {
       ref,
       schemas: Object.keys(definition.inputs),
