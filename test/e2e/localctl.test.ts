@@ -252,7 +252,7 @@ describe("localctl run without a started container", () => {
       "--run-id",
       "idle-1",
       "--inputs-json",
-      '{"params":{"text":"hi"}}',
+      '{"schema":"v1","params":{"text":"hi"}}',
     ]);
     expect(result.code).toBe(9);
     expect(json(result)).toEqual({
@@ -406,14 +406,14 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
         "--write-prefix",
         "/artifacts/mine/main-2",
       ],
-      { stdin: '{"params":{"text":"piped"}}' },
+      { stdin: '{"schema":"v1","params":{"text":"piped"}}' },
     );
     expect(result.code, result.stderr).toBe(0);
     expect(json(result).outputs).toEqual([{ path: "local://mine/main-2/text/echo.txt" }]);
     expect(await readFile(join(h(), "artifacts/mine/main-2/text/echo.txt"), "utf8")).toBe("piped");
   });
 
-  it("run: a contractual failure is an error envelope and its exit status (bad inputs -> 2)", async () => {
+  it("run: inputs the tool's schema refuses are ERR_INPUTS (exit 2) before any connection, naming the field", async () => {
     const result = await localctl(h(), [
       "run",
       "--ref",
@@ -423,10 +423,13 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
       "--run-id",
       "main-3",
       "--inputs-json",
-      '{"params":{}}',
+      '{"schema":"v1","params":{}}',
     ]);
     expect(result.code).toBe(2);
-    expect(json(result)).toMatchObject({ status: "error", run_id: "main-3", error: { code: "ERR_INPUTS" } });
+    expect(json(result)).toMatchObject({
+      status: "error",
+      error: { code: "ERR_INPUTS", message: expect.stringContaining("inputs.params.text") },
+    });
   });
 
   it("logs: the container's output, demultiplexed; --tail limits it", async () => {
@@ -452,7 +455,7 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
       expect([again.code, errorCode(again)]).toEqual([4, "ERR_NOT_FOUND"]);
     }
     expect(json(await localctl(h(), ["status"]))).toEqual({ containers: [] });
-    const run = await localctl(h(), ["run", "--ref", "echo/text@1", "--mode", "mock", "--inputs-json", "{}"]);
+    const run = await localctl(h(), ["run", "--ref", "echo/text@1", "--mode", "mock", "--inputs-json", '{"schema":"v1","params":{"text":"x"}}']);
     expect(run.code).toBe(9);
   });
 });
