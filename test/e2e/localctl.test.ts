@@ -455,7 +455,15 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
       expect([again.code, errorCode(again)]).toEqual([4, "ERR_NOT_FOUND"]);
     }
     expect(json(await localctl(h(), ["status"]))).toEqual({ containers: [] });
-    const run = await localctl(h(), ["run", "--ref", "echo/text@1", "--mode", "mock", "--inputs-json", '{"schema":"v1","params":{"text":"x"}}']);
+    const run = await localctl(h(), [
+      "run",
+      "--ref",
+      "echo/text@1",
+      "--mode",
+      "mock",
+      "--inputs-json",
+      '{"schema":"v1","params":{"text":"x"}}',
+    ]);
     expect(run.code).toBe(9);
   });
 });
