@@ -52,3 +52,32 @@ describe("GET /openapi.json", () => {
     expect(await response.json()).toMatchObject({ error: { code: "ERR_NOT_FOUND" } });
   });
 });
+
+describe("routes mounted from their definitions keep the API's own checks", () => {
+  const post = (contentType: string, body: string) =>
+    api("/v1/runs", { method: "POST", body, headers: { "Content-Type": contentType } });
+
+  it("any application/json spelling reaches the body's schema (422 naming the field)", async () => {
+    for (const type of [
+      "application/json",
+      "application/json; charset=utf-8",
+      "application/json ; charset=utf-8",
+    ]) {
+      const response = await post(type, JSON.stringify({ mode: "mock" }));
+      expect(response.status, type).toBe(422);
+      expect(await response.json()).toMatchObject({
+        status: "error",
+        error: { code: "ERR_INPUTS", message: expect.stringContaining("ref") },
+      });
+    }
+  });
+
+  it("another media type is 415 ERR_INPUTS, a bad query 400, a malformed run id 404: each an error envelope", async () => {
+    const wrongType = await post("text/plain", "{}");
+    expect([wrongType.status, ((await wrongType.json()) as any).error.code]).toEqual([415, "ERR_INPUTS"]);
+    const badQuery = await api("/v1/runs?limit=0", { token: "reader" });
+    expect([badQuery.status, ((await badQuery.json()) as any).error.code]).toEqual([400, "ERR_INPUTS"]);
+    const badId = await api("/v1/runs/bad..id/envelope");
+    expect([badId.status, ((await badId.json()) as any).error.code]).toEqual([404, "ERR_NOT_FOUND"]);
+  });
+});
