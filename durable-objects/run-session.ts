@@ -88,6 +88,7 @@ export class RunSession extends DurableObject<Env> {
    * only: an object that lost it also lost the run, whose settling indexes it anyway.
    */
   private indexPending = false;
+  private labels?: { runId: string; value: Pick<RunRequest, "tags" | "metadata"> };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -393,10 +394,19 @@ export class RunSession extends DurableObject<Env> {
     };
   }
 
-  /** The request's tags and metadata, as given (the resource, webhooks and the index carry them). */
+  /**
+   * The request's tags and metadata, as given (the resource, webhooks and the index carry them).
+   * Read from the stored request once: it never changes, and its inputs may be large.
+   */
   private labelsOf(row: RunRow): Pick<RunRequest, "tags" | "metadata"> {
-    const { tags, metadata } = JSON.parse(row.request) as RunRequest;
-    return { ...(tags ? { tags } : {}), ...(metadata ? { metadata } : {}) };
+    if (this.labels?.runId !== row.run_id) {
+      const { tags, metadata } = JSON.parse(row.request) as RunRequest;
+      this.labels = {
+        runId: row.run_id,
+        value: { ...(tags ? { tags } : {}), ...(metadata ? { metadata } : {}) },
+      };
+    }
+    return this.labels.value;
   }
 
   /** The run as GET /v1/runs lists it. */
