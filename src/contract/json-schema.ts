@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { AgentFrameSchema, ControlFrameSchema } from "./agent-frames.ts";
-import { EndpointRegistrationSchema, RunRequestSchema, RunResourceSchema } from "./api.ts";
+import { EndpointRegistrationSchema, RunPageSchema, RunRequestSchema, RunResourceSchema } from "./api.ts";
 import { ApiErrorSchema, EnvelopeSchema, OutputIndexSchema } from "./envelope.ts";
 import { ClientFrameSchema, ProcessorFrameSchema } from "./frames.ts";
+import { openApiDocument } from "./openapi.ts";
 import { ProcessorPayloadSchema } from "./payload.ts";
 import { refSlug } from "./ref.ts";
 import { ToolRegistrySchema } from "./tool-registry.ts";
@@ -16,6 +17,7 @@ const SCHEMAS = {
   "tool-registry.schema.json": ToolRegistrySchema,
   "run-request.schema.json": RunRequestSchema,
   "run-resource.schema.json": RunResourceSchema,
+  "run-page.schema.json": RunPageSchema,
   "endpoint-registration.schema.json": EndpointRegistrationSchema,
   "processor-payload.schema.json": ProcessorPayloadSchema,
   "envelope.schema.json": EnvelopeSchema,
@@ -50,7 +52,11 @@ export function toolJsonSchema(definition: ToolDefinition): Record<string, unkno
   };
 }
 
-/** File name (relative to schema/) -> the exact text checked in under schema/. */
+/**
+ * File name (relative to schema/) -> the exact text checked in under schema/: the JSON Schemas, each
+ * tool's schema document, and the OpenAPI document the control plane serves at /openapi.json (for
+ * generating clients without running it).
+ */
 export function jsonSchemaFiles(): Record<string, string> {
   const wire = Object.entries(SCHEMAS).map(([file, schema]) => [
     file,
@@ -60,7 +66,8 @@ export function jsonSchemaFiles(): Record<string, string> {
     `tools/${refSlug(definition.ref)}.json`,
     toolJsonSchema(definition),
   ]);
+  const openapi = ["openapi.json", openApiDocument()];
   return Object.fromEntries(
-    [...wire, ...tools].map(([file, document]) => [file, `${JSON.stringify(document, null, 2)}\n`]),
+    [...wire, ...tools, openapi].map(([file, document]) => [file, `${JSON.stringify(document, null, 2)}\n`]),
   );
 }

@@ -263,6 +263,39 @@ describe("outbound run webhooks", () => {
     expect((await api(`/v1/runs/${runId}/envelope`)).status).toBe(200);
   });
 
+  it("carry the run's tags and metadata (the run resource), at start and completion", async () => {
+    const runId = uniqueRunId("wh-labels");
+    const labels = { tags: ["ci", "pr-7"], metadata: { commit: "c0ffee" } };
+    await runAndWait(
+      runRequest(runId, {
+        ...labels,
+        webhook: { url: `${processors.receiver}/ok`, events: ["start", "completed"] },
+      }),
+    );
+    const deliveries = await until(
+      () => deliveriesFor(runId),
+      (d) => d.length >= 2,
+    );
+    expect(deliveries.map((d) => d.body)).toEqual([
+      expect.objectContaining({ state: "running", ...labels }),
+      expect.objectContaining({ state: "succeeded", ...labels }),
+    ]);
+    expect(JSON.stringify(deliveries[1].body.envelope)).not.toContain("c0ffee");
+  });
+
+  it("a run without labels sends none", async () => {
+    const runId = uniqueRunId("wh-plain");
+    await runAndWait(
+      runRequest(runId, { webhook: { url: `${processors.receiver}/ok`, events: ["completed"] } }),
+    );
+    const [delivery] = await until(
+      () => deliveriesFor(runId),
+      (d) => d.length >= 1,
+    );
+    expect(delivery.body).not.toHaveProperty("tags");
+    expect(delivery.body).not.toHaveProperty("metadata");
+  });
+
   it.each([
     ["a private address", "https://10.1.2.3/hook"],
     ["link-local metadata", "https://169.254.169.254/latest"],

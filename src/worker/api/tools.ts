@@ -1,13 +1,14 @@
-import { type Context, Hono } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { ToolResource } from "../../contract/api.ts";
 import { toolJsonSchema } from "../../contract/json-schema.ts";
 import { PLATFORMS } from "../../contract/primitives.ts";
 import { RefSchema } from "../../contract/ref.ts";
+import { getToolRoute, listToolsRoute } from "../../contract/routes.ts";
 import type { ToolRegistry } from "../../contract/tool-registry.ts";
 import { TOOL_DEFINITIONS } from "../../contract/tools/index.ts";
 import { TheoryError } from "../../core/errors.ts";
 import type { AppEnv } from "./context.ts";
-import { requireScope } from "./middleware.ts";
+import { mount } from "./mount.ts";
 
 const resources = new WeakMap<ToolRegistry, Map<string, ToolResource>>();
 
@@ -38,20 +39,18 @@ function toolResources(registry: ToolRegistry): Map<string, ToolResource> {
   return byRef;
 }
 
-function refParam(c: Context<AppEnv>): string {
-  const ref = `${c.req.param("namespace")}/${c.req.param("name")}`;
-  if (!RefSchema.safeParse(ref).success) throw new TheoryError("ERR_NOT_FOUND", `not a ref: ${ref}`);
-  return ref;
-}
-
-/** The tools this control plane can run, with the schemas their inputs are checked against. */
-export const tools = new Hono<AppEnv>()
-  .get("/", requireScope("runs:read"), (c) =>
+/** `/v1/tools` (docs/api.md#tools): the tools this control plane can run, with their schemas. */
+export function mountTools(app: OpenAPIHono<AppEnv>): void {
+  mount(app, listToolsRoute, (c) =>
     c.json({ tools: [...toolResources(c.var.runtime.toolRegistry).values()] }),
-  )
-  .get("/:namespace/:name", requireScope("runs:read"), (c) => {
-    const ref = refParam(c);
-    const tool = toolResources(c.var.runtime.toolRegistry).get(ref);
+  );
+  mount(app, getToolRoute, (c) => {
+    const { namespace, name } = c.req.valid("param");
+    const ref = `${namespace}/${name}`;
+    const tool = RefSchema.safeParse(ref).success
+      ? toolResources(c.var.runtime.toolRegistry).get(ref)
+      : undefined;
     if (!tool) throw new TheoryError("ERR_NOT_FOUND", `no tool ${ref} here`);
     return c.json(tool);
   });
+}
