@@ -335,7 +335,7 @@ async function settledRun(runId: string, extra: object = {}) {
       ref: REF,
       run_id: runId,
       mode: "mock",
-      inputs: { prompt: "listed", max_tokens: 3 },
+      inputs: llmInputs("listed", { max_tokens: 3 }),
       target: "modal",
       artifact_scope: "local",
       ...extra,

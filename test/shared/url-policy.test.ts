@@ -107,9 +107,13 @@ function translatedV4(octets: Octets): string[] {
   ];
 }
 
-/** The deprecated IPv4-compatible form, ::a.b.c.d: not routable, refused whatever it embeds. */
+/**
+ * The deprecated IPv4-compatible form, ::a.b.c.d: not routable, refused whatever it embeds — but
+ * ::0.0.0.0 and ::0.0.0.1 are the very addresses :: and ::1 (loopback), judged as such.
+ */
 function compatibleV4(octets: Octets): string[] {
   const [a, b, c, d] = octets;
+  if (a === 0 && b === 0 && c === 0 && d <= 1) return [];
   return [`[::${a}.${b}.${c}.${d}]`, `[::${hex16(a, b)}:${hex16(c, d)}]`];
 }
 

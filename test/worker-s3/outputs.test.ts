@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { OutputIndexSchema } from "../../src/contract/envelope.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "../worker/support.ts";
 
@@ -14,7 +15,7 @@ beforeAll(async () => {
   await registerEndpoint("llm/litellm@1", processors.litellm);
   worldRun = uniqueRunId("outputs");
   const { resource } = await runAndWait(
-    runRequest(worldRun, { artifact_scope: "world", inputs: { prompt: "fetch me", max_tokens: 8 } }),
+    runRequest(worldRun, { artifact_scope: "world", inputs: llmInputs("fetch me", { max_tokens: 8 }) }),
   );
   expect(resource.state).toBe("succeeded");
   etagMap = resource.envelope.meta.proof.etag_map;
@@ -117,7 +118,7 @@ describe("a local-scope run's outputs", () => {
       method: "POST",
       json: runRequest(runId, {
         artifact_scope: "world",
-        inputs: { prompt: "slow", max_tokens: 50, token_delay_ms: 40 },
+        inputs: llmInputs("slow", { max_tokens: 50, token_delay_ms: 40 }),
       }),
     });
     const message = await expectError(

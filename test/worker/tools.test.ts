@@ -47,7 +47,7 @@ describe("inputs are checked against the tool's schema before a run exists", () 
     ],
     [
       "llm: an unknown field",
-      runRequest("x", { inputs: llmInputs("hi", { prompt: "old" }) }),
+      runRequest("x", { inputs: llmInputs("hi", { legacy_prompt: "old" }) }),
       "inputs.params",
     ],
     [
@@ -55,7 +55,7 @@ describe("inputs are checked against the tool's schema before a run exists", () 
       { ...runRequest("x"), ref: "echo/text@1", inputs: { schema: "v1", params: { text: 1 } } },
       "inputs.params.text",
     ],
-    ["no schema version", runRequest("x", { inputs: { params: { text: "x" } } }), "inputs.schema"],
+    ["no schema version", runRequest("x", { inputs: { params: { text: "x" } } as never }), "inputs.schema"],
   ])("%s -> 422 ERR_INPUTS naming the field, and no run", async (_name, request, field) => {
     const runId = uniqueRunId("refused");
     const response = await api("/v1/runs", { method: "POST", json: { ...request, run_id: runId } });
