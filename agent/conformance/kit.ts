@@ -81,14 +81,18 @@ export async function runConformance(
   const chosen = options.only ? CHECKS.filter((check) => options.only?.includes(check.name)) : CHECKS;
   const session = new KitSession(target);
   const checks: CheckResult[] = [];
-  for (const check of chosen) {
-    const result = await runCheck(check, session);
-    options.log?.info("conformance.check", {
-      check: result.name,
-      status: result.status,
-      elapsed_ms: result.elapsed_ms,
-    });
-    checks.push(result);
+  try {
+    for (const check of chosen) {
+      const result = await runCheck(check, session);
+      options.log?.info("conformance.check", {
+        check: result.name,
+        status: result.status,
+        elapsed_ms: result.elapsed_ms,
+      });
+      checks.push(result);
+    }
+  } finally {
+    await session.cleanup();
   }
   const count = (status: CheckStatus) => checks.filter((check) => check.status === status).length;
   const failed = count("fail");

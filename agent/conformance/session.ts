@@ -1,4 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { readdir, rm, rmdir } from "node:fs/promises";
+import { join } from "node:path";
+import { ARTIFACTS_ROOT } from "../../src/contract/primitives.ts";
+import { refSlug } from "../../src/contract/ref.ts";
 import type { ToolDefinition } from "../../src/contract/tools/index.ts";
 import { defaultWritePrefix } from "../../src/core/paths.ts";
 import {
@@ -70,7 +74,8 @@ interface Identity {
 export class KitSession {
   readonly target: ConformanceTarget;
   readonly identity: Identity;
-  private readonly nonce = randomBytes(4).toString("hex");
+  /** Names this session's runs and scratch folder apart from any other's. */
+  readonly nonce = randomBytes(4).toString("hex");
   private counter = 0;
 
   constructor(target: ConformanceTarget) {
@@ -86,6 +91,36 @@ export class KitSession {
 
   httpUrl(path: string): string {
     return new URL(path, this.target.url).toString();
+  }
+
+  /** The write_prefix folder the kit's own prefixes go under: `/artifacts/conformance/{nonce}/`. */
+  get scratchPrefix(): string {
+    return `${ARTIFACTS_ROOT}conformance/${this.nonce}/`;
+  }
+
+  /** The scratch folder on this machine, when the kit can see the artifacts folder. */
+  get scratchDir(): string | undefined {
+    const artifacts = this.target.artifactsDir;
+    return artifacts ? join(artifacts, "conformance", this.nonce) : undefined;
+  }
+
+  /**
+   * Removes what this session's runs wrote where the kit can see it (best effort: files a
+   * container wrote may not be the kit's to remove).
+   */
+  async cleanup(): Promise<void> {
+    const artifacts = this.target.artifactsDir;
+    if (!artifacts) return;
+    const runs = join(artifacts, "outputs", refSlug(this.target.tool.ref));
+    const ours = (await readdir(runs).catch(() => [] as string[])).filter((name) =>
+      name.includes(`-${this.nonce}-`),
+    );
+    await Promise.all(
+      [this.scratchDir as string, ...ours.map((name) => join(runs, name))].map((dir) =>
+        rm(dir, { recursive: true, force: true }).catch(() => undefined),
+      ),
+    );
+    await rmdir(join(artifacts, "conformance")).catch(() => undefined);
   }
 
   /** The processor auth header, when the kit holds a token. */

@@ -51,7 +51,7 @@ export const DETERMINISM_CHECKS: readonly Check[] = [
       const tried: string[] = [];
       for (let i = 0; i < RANDOMIZED_RUNS; i++) {
         const runId = `R${session.random(3)}-${session.random(2)}_${i}`;
-        const writePrefix = `/artifacts/conformance/${session.random(2)}/${session.random(3)}/${runId}/`;
+        const writePrefix = `${session.scratchPrefix}${session.random(2)}/${session.random(3)}/${runId}/`;
         tried.push(`${runId} at ${writePrefix}`);
         const text = await wsEnvelope(session, session.payload(runId, { write_prefix: writePrefix }));
         const observed =
