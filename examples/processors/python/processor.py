@@ -170,6 +170,14 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(event)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client that hung up mid-request is logged as one event, not a traceback."""
+        log("warn", "http.connection.error", error=type(sys.exc_info()[1]).__name__)
+
+
 class _NeverCanceled:
     """HTTP runs have no Cancel frame."""
 
@@ -187,8 +195,7 @@ def main():
         log("error", "error.processor.start", message=str(error))
         return 1
     Handler.config = config
-    server = ThreadingHTTPServer((config.host, config.port), Handler)
-    server.daemon_threads = True
+    server = Server((config.host, config.port), Handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log("info", "processor.listen", ref=TOOL_REF, port=server.server_address[1])
     try:
