@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import { EnvFingerprintSchema } from "../../src/contract/envelope.ts";
 import { DigestSchema, HttpUrlSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
@@ -55,14 +56,11 @@ const OPTIONS = {
 
 type Values = CommandInput<typeof OPTIONS>["values"];
 
-function checked<T>(
-  value: string | undefined,
-  flag: string,
-  schema: { safeParse(v: unknown): { success: boolean } },
-) {
+/** A flag's value when it is absent or valid; a value the schema refuses is ERR_INPUTS naming the flag. */
+function validFlag(value: string | undefined, flag: string, schema: z.ZodType): string | undefined {
   if (value !== undefined && !schema.safeParse(value).success)
     throw new TheoryError("ERR_INPUTS", `${flag} ${JSON.stringify(value)} is not valid`);
-  return value as T;
+  return value;
 }
 
 /** What the kit is pointed at: --url with --tool, or --ref read from localctl's state file. */
@@ -71,11 +69,11 @@ async function targetOf(values: Values, context: CliContext): Promise<Conformanc
   const given = {
     ...(token ? { token } : {}),
     artifactsDir: values.artifacts,
-    imageDigest: checked<string>(values["image-digest"], "--image-digest", DigestSchema),
-    envFingerprint: checked<string>(values["env-fingerprint"], "--env-fingerprint", EnvFingerprintSchema),
+    imageDigest: validFlag(values["image-digest"], "--image-digest", DigestSchema),
+    envFingerprint: validFlag(values["env-fingerprint"], "--env-fingerprint", EnvFingerprintSchema),
   };
   if (values.url !== undefined) {
-    const url = checked<string>(values.url, "--url", HttpUrlSchema);
+    const url = validFlag(values.url, "--url", HttpUrlSchema) as string;
     if (values.tool === undefined)
       throw new TheoryError(
         "ERR_INPUTS",

@@ -106,18 +106,16 @@ export const ENVELOPE_CHECKS: readonly Check[] = [
     name: "envelope.identity",
     rule: "image_digest and env_fingerprint are the processor's (given, else the first seen) on every envelope, errors included",
     async run(session) {
-      const answers = await bothTransports(session, "identity");
       const invalid = await session.post(
         "/run",
         session.payload(session.runId("identity-error"), {
           inputs: sampleInputs(session.target.tool).invalid,
         }),
       );
-      answers.push({
-        ...answers[1],
-        via: "HTTP /run error envelope",
-        text: invalid.text,
-      } as (typeof answers)[number]);
+      const answers = [
+        ...(await bothTransports(session, "identity")),
+        { via: "HTTP /run error envelope", text: invalid.text, frame: false },
+      ];
       for (const answer of answers) {
         const parsed = parseEnvelope(
           answer.frame && answer.text ? envelopeTextOf(answer.text) : (answer.text ?? ""),
