@@ -31,7 +31,10 @@ const credential = (value: string | undefined) => (value === "" ? undefined : va
 
 /** The credentials the environment holds, for the logger to scrub (before config is read, too). */
 export function envSecrets(env: NodeJS.ProcessEnv): string[] {
-  return [env.THEORY_TOKEN, env.THEORY_AGENT_TOKEN].filter((value): value is string => !!value);
+  // PROCESSOR_TOKEN: what `theory conformance` sends a processor when --token is absent.
+  return [env.THEORY_TOKEN, env.THEORY_AGENT_TOKEN, env.PROCESSOR_TOKEN].filter(
+    (value): value is string => !!value,
+  );
 }
 
 /** Every credential the CLI may hold, from any source, for the logger to scrub. */

@@ -17,6 +17,7 @@ import { EXIT_CODES } from "./exit-codes.ts";
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   agent: () => import("../commands/agent.ts"),
+  conformance: () => import("../commands/conformance.ts"),
   imagectl: () => import("../commands/imagectl.ts"),
   localctl: () => import("../commands/localctl.ts"),
   modalctl: () => import("../commands/modalctl.ts"),

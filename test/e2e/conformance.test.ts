@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { envelopeModuloRun } from "../../agent/conformance/envelope.ts";
 import { mockTokens } from "../../processor/tools/litellm.ts";
 import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import {
@@ -121,8 +122,9 @@ describe("conformance: the contract against the running Worker (wrangler dev)", 
   });
 
   it("determinism: randomized run_ids and prefixes change only the run_id and the paths", async () => {
+    // The conformance kit's comparison (agent/conformance): equal but for the run_id and the paths.
     const normalize = (text: string, runId: string, prefix: string) =>
-      text.replaceAll(prefix, "PREFIX/").replaceAll(runId, "RUN");
+      envelopeModuloRun(text, runId, `local://${prefix}`);
     let iteration = 0;
     const reference = normalize(
       JSON.stringify((await post(request("c-ref"))).body.envelope),

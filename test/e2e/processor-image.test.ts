@@ -2,9 +2,11 @@ import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { renderReport, runConformance } from "../../agent/conformance/kit.ts";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
 import { pollHealth } from "../../src/core/health.ts";
+import { toolDefinition } from "../../src/core/tool-inputs.ts";
 import {
   converse,
   payloadFor,
@@ -81,6 +83,20 @@ describe("the processor OCI image (built from processor/Dockerfile, run with --n
         .map((f) => f.content.text)
         .join(""),
     );
+  });
+
+  it("passes the conformance kit, files checked through the mounted artifacts folder", async () => {
+    const result = await runConformance({
+      url: `http://${base}`,
+      tool: toolDefinition("llm/litellm@1"),
+      artifactsDir: hostArtifacts,
+      imageDigest: inject("processorImageId"),
+      envFingerprint: ENV_FINGERPRINT,
+    });
+    expect(
+      result.checks.filter((check) => check.status !== "pass"),
+      renderReport(result),
+    ).toEqual([]);
   });
 
   it("answers HTTP contract errors from inside the container (415, 400)", async () => {

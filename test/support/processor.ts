@@ -1,12 +1,17 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import WebSocket from "ws";
+import type WebSocket from "ws";
+import {
+  type WsConversation as KitConversation,
+  converse as kitConverse,
+  postJson,
+  runOpen,
+} from "../../agent/conformance/client.ts";
 import { loadProcessorConfig } from "../../processor/config.ts";
 import { createProcessorServer } from "../../processor/server.ts";
 import { TOOLS } from "../../processor/tools/index.ts";
 import type { Tool } from "../../processor/tools/tool.ts";
-import { RUN_SUBPROTOCOL } from "../../src/contract/frames.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { defaultWritePrefix } from "../../src/core/paths.ts";
 import { DIGEST_A } from "./examples.ts";
@@ -51,52 +56,17 @@ export async function startProcessor(options: {
   };
 }
 
-export interface WsConversation {
-  frames: { kind: string; content: any }[];
-  /** The exact texts received, for byte-level comparisons. */
-  texts: string[];
-  code: number;
-  reason: string;
-}
+/** The kit's conversation (agent/conformance/client.ts), with frames as loosely typed as tests read them. */
+export type WsConversation = KitConversation<{ kind: string; content: any }>;
 
-/**
- * Opens a theory.run.v1 socket, sends `outgoing` (strings are sent verbatim), optionally reacts
- * to frames, and resolves with everything received once the server closes.
- */
-export function converse(
+/** The conformance kit's client, so tests and `theory conformance` talk to a processor the same way. */
+export const converse = (
   url: string,
   outgoing: (string | object | Buffer)[],
   options: { onFrame?: (frame: any, socket: WebSocket) => void; protocols?: string[] } = {},
-): Promise<WsConversation> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, options.protocols ?? [RUN_SUBPROTOCOL]);
-    const result: WsConversation = { frames: [], texts: [], code: 0, reason: "" };
-    let opened = false;
-    socket.on("open", () => {
-      opened = true;
-      for (const item of outgoing) {
-        socket.send(
-          typeof item === "string" || Buffer.isBuffer(item)
-            ? (item as string | Buffer)
-            : JSON.stringify(item),
-        );
-      }
-    });
-    socket.on("message", (data) => {
-      const text = data.toString();
-      const frame = JSON.parse(text);
-      result.texts.push(text);
-      result.frames.push(frame);
-      options.onFrame?.(frame, socket);
-    });
-    socket.on("error", (error) => {
-      if (!opened) reject(error);
-    });
-    socket.on("close", (code, reason) => resolve({ ...result, code, reason: reason.toString() }));
-  });
-}
+) => kitConverse(url, outgoing, options) as Promise<WsConversation>;
 
-export const runOpen = (payload: object) => ({ kind: "RunOpen", content: { role: "client", payload } });
+export { postJson, runOpen };
 
 export function payloadFor(
   ref: string,
@@ -112,13 +82,4 @@ export function payloadFor(
     settle: "fast",
     ...extra,
   };
-}
-
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-  return { status: response.status, text: await response.text(), headers: response.headers };
 }

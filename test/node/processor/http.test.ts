@@ -13,6 +13,7 @@ import {
   SuccessEnvelopeSchema,
 } from "../../../src/contract/index.ts";
 import { canonicalJson } from "../../../src/core/canonical.ts";
+import { expectConformant } from "../../support/conformance.ts";
 import { payloadFor, postJson, type RunningProcessor, startProcessor } from "../../support/processor.ts";
 import { sseEventsOf } from "../../support/sse.ts";
 
@@ -39,9 +40,7 @@ const echoPayload = (runId: string, text = "hello") => payloadFor("echo/text@1",
 
 describe("processor HTTP", () => {
   it("GET /healthz -> 200 {ok:true}", async () => {
-    const response = await fetch(`${echo.http}/healthz`);
-    expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ ok: true });
+    await expectConformant(echo, "echo/text@1", ["healthz"]);
   });
 
   it("POST /run -> 200 with a canonical success envelope, the files and the index on disk", async () => {
@@ -66,44 +65,31 @@ describe("processor HTTP", () => {
     expect(index.outputs).toEqual([
       { path: "text/echo.txt", size: 11, etag: envelope.meta.proof.etag_map["text/echo.txt"] },
     ]);
+    await expectConformant(echo, "echo/text@1", ["http.run", "envelope.local-etags"]);
   });
 
   it("wrong content-type -> 415 ERR_INPUTS", async () => {
-    const { status, text } = await postJson(`${echo.http}/run`, echoPayload("h"), {
-      "content-type": "text/plain",
-    });
-    expect(status).toBe(415);
-    expect(ApiErrorSchema.parse(JSON.parse(text)).error.code).toBe("ERR_INPUTS");
+    await expectConformant(echo, "echo/text@1", ["http.wrong-content-type"]);
   });
 
   it("malformed JSON -> 400 ERR_INPUTS", async () => {
-    const { status, text } = await postJson(`${echo.http}/run`, '{"run_id":');
-    expect(status).toBe(400);
+    await expectConformant(echo, "echo/text@1", ["http.malformed-json"]);
+    const { text } = await postJson(`${echo.http}/run`, '{"run_id":');
     expect(JSON.parse(text).error).toMatchObject({ code: "ERR_INPUTS", message: "malformed JSON body" });
   });
 
   it("a body over 1 MiB -> 413 ERR_INPUTS", async () => {
-    const { status, text } = await postJson(
-      `${echo.http}/run`,
-      echoPayload("big", "x".repeat(1024 * 1024 + 10)),
-    );
-    expect(status).toBe(413);
-    expect(JSON.parse(text).error.code).toBe("ERR_INPUTS");
+    await expectConformant(echo, "echo/text@1", ["http.too-large"]);
   });
 
   it("an invalid payload with a readable run_id -> 200 error envelope; without -> 422", async () => {
+    await expectConformant(echo, "echo/text@1", ["http.invalid-inputs", "http.no-run-id"]);
     const bad = await postJson(`${echo.http}/run`, {
       ...echoPayload("bad-1"),
       inputs: { schema: "v1", params: {} },
     });
-    expect(bad.status).toBe(200);
-    expect(EnvelopeSchema.parse(JSON.parse(bad.text))).toMatchObject({
-      status: "error",
-      run_id: "bad-1",
-      error: { code: "ERR_INPUTS", message: expect.stringContaining("inputs.params.text") },
-    });
+    expect(JSON.parse(bad.text).error.message).toContain("inputs.params.text");
     const anonymous = await postJson(`${echo.http}/run`, { mode: "mock" });
-    expect(anonymous.status).toBe(422);
     expect(ApiErrorSchema.parse(JSON.parse(anonymous.text)).run_id).toBeUndefined();
   });
 
@@ -171,6 +157,7 @@ describe("processor HTTP", () => {
       // The legacy stream's own field order, byte for byte: event, id, data.
       expect(text).toMatch(/^event: progress\nid: 0\ndata: \{[^\n]*\}\n\nevent: progress\nid: 1\n/);
       expect(text.endsWith(`event: done\nid: 5\ndata: ${plain.text}\n\n`)).toBe(true);
+      await expectConformant(litellm, "llm/litellm@1", ["http.run-stream"]);
     } finally {
       await litellm.close();
     }
