@@ -110,7 +110,7 @@ export class RunSession extends DurableObject<Env> {
    */
   async start(
     request: RunRequest & { run_id: string },
-    options: { waitMs?: number } = {},
+    options: { waitMs?: number; replayOf?: string } = {},
   ): Promise<StartResult> {
     const requestText = canonicalJson(request);
     const requestSha256 = await sha256Hex(requestText);
@@ -130,7 +130,7 @@ export class RunSession extends DurableObject<Env> {
               },
             };
     } else {
-      const creating = this.create(request, requestText, requestSha256);
+      const creating = this.create(request, requestText, requestSha256, options.replayOf);
       this.creating = creating.catch(() => undefined);
       try {
         started = await creating;
@@ -146,6 +146,7 @@ export class RunSession extends DurableObject<Env> {
     request: RunRequest & { run_id: string },
     requestText: string,
     requestSha256: string,
+    replayOf: string | undefined,
   ): Promise<StartResult> {
     const { config, toolRegistry, store } = this.runtime;
     let plan: RunPlan;
@@ -187,6 +188,8 @@ export class RunSession extends DurableObject<Env> {
       receipt: null,
       persisted: 0,
       expires_at_ms: null,
+      replay_of: replayOf ?? null,
+      replays: "[]",
     });
     if (request.webhook) this.deliveries.configure(request.webhook.url, request.webhook.events);
     this.launch(plan, request);
@@ -208,6 +211,20 @@ export class RunSession extends DurableObject<Env> {
   async resource(): Promise<RunResource | null> {
     const row = this.store.get();
     return row ? this.resourceOf(row) : null;
+  }
+
+  /** What a replay starts from: the run's exact request, its state and, once settled, its envelope. */
+  async replaySource(): Promise<{ request: RunRequest; resource: RunResource } | null> {
+    const row = this.store.get();
+    return row ? { request: JSON.parse(row.request) as RunRequest, resource: this.resourceOf(row) } : null;
+  }
+
+  /** Links a replay back to this run (its resource lists it). */
+  async linkReplay(runId: string): Promise<void> {
+    const row = this.store.get();
+    if (!row) return;
+    const replays = JSON.parse(row.replays) as string[];
+    if (!replays.includes(runId)) this.store.update({ replays: JSON.stringify([...replays, runId]) });
   }
 
   /** The run's envelope or receipt as stored (the bytes GET serves), once it settled; else null. */
@@ -392,6 +409,8 @@ export class RunSession extends DurableObject<Env> {
       state: !settled && this.execution ? "running" : row.state,
       envelope: settled && row.envelope ? EnvelopeSchema.parse(JSON.parse(row.envelope)) : null,
       ...this.labelsOf(row),
+      ...(row.replay_of ? { replay_of: row.replay_of } : {}),
+      ...(row.replays !== "[]" ? { replays: JSON.parse(row.replays) as string[] } : {}),
     };
   }
 

@@ -22,6 +22,10 @@ export interface RunRow {
   receipt: string | null;
   persisted: number;
   expires_at_ms: number | null;
+  /** A replay: the run it replayed (docs/api.md#replay). */
+  replay_of: string | null;
+  /** This run's replays, a JSON array of run ids, oldest first. */
+  replays: string;
 }
 
 /** Consecutive frames stored as one row: `frames` is the JSON of `[kind, text][]`. */
@@ -36,7 +40,8 @@ const TABLES = [
     id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT NOT NULL, request TEXT NOT NULL,
     request_sha256 TEXT NOT NULL, ref TEXT NOT NULL, target TEXT NOT NULL, agent TEXT,
     state TEXT NOT NULL, queued_at TEXT NOT NULL, deadline_ms INTEGER NOT NULL, envelope TEXT,
-    receipt TEXT, persisted INTEGER NOT NULL DEFAULT 0, expires_at_ms INTEGER)`,
+    receipt TEXT, persisted INTEGER NOT NULL DEFAULT 0, expires_at_ms INTEGER, replay_of TEXT,
+    replays TEXT NOT NULL DEFAULT '[]')`,
   "CREATE TABLE IF NOT EXISTS run_events (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, frames TEXT NOT NULL)",
 ];
 

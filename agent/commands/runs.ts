@@ -1,6 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import {
   MAX_RUN_PAGE,
+  ReplayRequestSchema,
   RUN_PAGE_DEFAULT,
   RunListQuerySchema,
   type RunSummary,
@@ -148,6 +150,43 @@ async function list(
   return { raw: runs.map((run) => `${canonicalJson(run)}\n`).join("") };
 }
 
+const REPLAY_OPTIONS = {
+  target: {
+    type: "string",
+    placeholder: "local|modal",
+    description: "replay on this target (default: the run's)",
+  },
+  agent: {
+    type: "string",
+    placeholder: "ID",
+    description: "with --target local: the agent (default: the run's)",
+  },
+  "run-id": { type: "string", placeholder: "ID", description: "the replay's run id (default: a fresh UUID)" },
+} as const satisfies OptionSpecs;
+
+async function replay(
+  { values, positionals }: CommandInput<typeof REPLAY_OPTIONS>,
+  context: CliContext,
+): Promise<CommandResult> {
+  const runId = runIdOf(positionals);
+  const request = parseOrThrow(
+    ReplayRequestSchema,
+    { target: values.target, agent: values.agent, run_id: values["run-id"] ?? randomUUID() },
+    "runs replay",
+  );
+  const client = controlPlaneClientFor(context);
+  let verdict = await client.replayRun(runId, request);
+  if (verdict.verdict === "pending") {
+    // Not settled within the control plane's wait: follow the replay to its end, then ask again
+    // with the same run id (the same replay, now settled).
+    for await (const _event of client.events(verdict.replay.run_id));
+    verdict = await client.replayRun(runId, request);
+  }
+  return verdict.verdict === "identical"
+    ? { value: verdict }
+    : { value: verdict, code: "ERR_REGISTRY_MISMATCH" };
+}
+
 const DOWNLOAD_OPTIONS = {
   out: { type: "string", placeholder: "DIR", description: "where the files go (default ./ID)" },
 } as const satisfies OptionSpecs;
@@ -163,7 +202,7 @@ async function download(
 
 export const command = defineCommand({
   name: "runs",
-  summary: "list|get|events|cancel|download runs on the control plane",
+  summary: "list|get|events|cancel|replay|download runs on the control plane",
   notes: "Control plane from --control-plane URL or THEORY_CONTROL_PLANE, token from THEORY_TOKEN.",
   subcommands: [
     defineCommand({
@@ -190,6 +229,14 @@ export const command = defineCommand({
       summary: "cancel the run (it settles ERR_CANCELED)",
       positionals: RUN_ID,
       run: cancel,
+    }),
+    defineCommand({
+      name: "replay",
+      summary:
+        "run the settled run's exact request again and print the verdict: identical (exit 0) or drifted, naming each differing field (exit 10)",
+      options: REPLAY_OPTIONS,
+      positionals: RUN_ID,
+      run: replay,
     }),
     defineCommand({
       name: "download",

@@ -4,7 +4,10 @@ import {
   type Endpoint,
   type EndpointRegistration,
   MAX_RUN_PAGE,
+  REPLAY_WAIT_S,
   type Receipt,
+  type ReplayRequest,
+  type ReplayVerdict,
   type RunListQuery,
   type RunPage,
   type RunRequest,
@@ -26,6 +29,7 @@ import {
   listRunsRoute,
   listToolsRoute,
   putEndpointRoute,
+  replayRunRoute,
   runEventsRoute,
 } from "../contract/routes.ts";
 import { DONE_EVENT } from "../contract/run-events.ts";
@@ -122,6 +126,18 @@ export class ControlPlaneClient {
 
   async cancelRun(runId: string): Promise<RunResource> {
     return this.call(cancelRunRoute, { params: { id: runId } });
+  }
+
+  /**
+   * POST /v1/runs/{id}/replay: held until the replay settles (at most 60 s), then its verdict;
+   * `pending` when it had not — asking again with the same `run_id` gives the verdict later.
+   */
+  async replayRun(runId: string, request: ReplayRequest = {}): Promise<ReplayVerdict> {
+    return this.call(
+      replayRunRoute,
+      { params: { id: runId }, body: request },
+      { waitMs: REPLAY_WAIT_S * 1000 },
+    );
   }
 
   /** GET /v1/runs: one page, newest first. */

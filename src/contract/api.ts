@@ -103,8 +103,38 @@ export const RunResourceSchema = z.strictObject({
   /** As the request gave them; absent when it gave none. */
   tags: TagsSchema.optional(),
   metadata: MetadataSchema.optional(),
+  /** A replay: the run it replayed (docs/api.md#replay). */
+  replay_of: RunIdSchema.optional(),
+  /** The replays of this run, oldest first. */
+  replays: z.array(RunIdSchema).optional(),
 });
 export type RunResource = z.infer<typeof RunResourceSchema>;
+
+/**
+ * `POST /v1/runs/{id}/replay`: run a settled run's exact request again, on its target or another
+ * (docs/api.md#replay). `run_id` names the replay (a fresh UUID when absent).
+ */
+export const ReplayRequestSchema = z.strictObject({
+  target: TargetSchema.optional(),
+  agent: AgentIdSchema.optional(),
+  run_id: RunIdSchema.optional(),
+});
+export type ReplayRequest = z.infer<typeof ReplayRequestSchema>;
+
+/** How long POST /v1/runs/{id}/replay waits for the replay to settle before answering `pending`. */
+export const REPLAY_WAIT_S = 60;
+
+/** What a replay found: `identical`, `drifted` (with each differing field), or `pending` (not settled in time). */
+export const ReplayVerdictSchema = z.strictObject({
+  verdict: z.enum(["identical", "drifted", "pending"]),
+  original: RunIdSchema,
+  replay: RunResourceSchema,
+  /** Each field that differs; a side without the field has no value (e.g. `error.code` of a success). */
+  differences: z.array(
+    z.strictObject({ field: z.string(), original: z.unknown().optional(), replay: z.unknown().optional() }),
+  ),
+});
+export type ReplayVerdict = z.infer<typeof ReplayVerdictSchema>;
 
 /** `GET /v1/runs`: one page holds at most this many runs; RUN_PAGE_DEFAULT when `limit` is absent. */
 export const MAX_RUN_PAGE = 100;

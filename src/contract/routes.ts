@@ -7,7 +7,10 @@ import {
   AgentStatusSchema,
   EndpointRegistrationSchema,
   EndpointSchema,
+  REPLAY_WAIT_S,
   ReceiptSchema,
+  ReplayRequestSchema,
+  ReplayVerdictSchema,
   RunListQuerySchema,
   RunPageSchema,
   RunRequestSchema,
@@ -43,6 +46,8 @@ const EndpointRegistration = named(EndpointRegistrationSchema, "EndpointRegistra
 const Endpoint = named(EndpointSchema, "Endpoint");
 const AgentList = named(z.strictObject({ agents: z.array(AgentStatusSchema) }), "AgentList");
 const ToolResource = named(ToolResourceSchema, "ToolResource");
+const ReplayRequest = named(ReplayRequestSchema, "ReplayRequest");
+const ReplayVerdict = named(ReplayVerdictSchema, "ReplayVerdict");
 const ToolList = named(z.strictObject({ tools: z.array(ToolResourceSchema) }), "ToolList");
 
 const STATUS_TEXT = {
@@ -313,6 +318,24 @@ export const connectAgentRoute = createRoute({
   },
 });
 
+export const replayRunRoute = createRoute({
+  operationId: "replayRun",
+  method: "post",
+  path: "/v1/runs/{id}/replay",
+  tags: ["runs"],
+  summary: "Run a settled run's exact request again (on its target or another) and say whether it reproduced",
+  security: security("runs:write"),
+  request: { params: runId, body: { required: true, content: json(ReplayRequest) } },
+  responses: {
+    200: { description: "the replay settled: identical or drifted", content: json(ReplayVerdict) },
+    202: {
+      description: `the replay did not settle within ${REPLAY_WAIT_S} s: pending (ask again with its run_id)`,
+      content: json(ReplayVerdict),
+    },
+    ...errors(400, 401, 403, 404, 409, 413, 415, 422, 500),
+  },
+});
+
 export const listToolsRoute = createRoute({
   operationId: "listTools",
   method: "get",
@@ -375,6 +398,7 @@ export const ROUTES = [
   ciHookRoute,
   listToolsRoute,
   getToolRoute,
+  replayRunRoute,
 ] as const;
 
 /** The scope a route's bearer token needs; undefined for the open routes (health, the document, the CI hook). */

@@ -3,6 +3,7 @@
 // stdout, and stops them when stdin closes. Run as its own Node process: the workerd test project
 // resolves packages for the browser, which `ws` servers cannot run under.
 import { startColdEndpoint } from "./cold-endpoint.ts";
+import { DIGEST_B } from "./examples.ts";
 import { startProcessor } from "./processor.ts";
 import { startProxyAuthGate } from "./proxy-auth-gate.ts";
 import { startRogueProcessor } from "./rogue-processor.ts";
@@ -15,6 +16,11 @@ const litellm = await startProcessor({ toolRef: "llm/litellm@1" });
 const echo = await startProcessor({
   toolRef: "echo/text@1",
   env: { ENV_FINGERPRINT: "cpu:0.25;memory:256Mi" },
+});
+// The same tool from a rebuilt image: another digest, so its envelopes drift from echo's.
+const echoRebuilt = await startProcessor({
+  toolRef: "echo/text@1",
+  env: { ENV_FINGERPRINT: "cpu:0.25;memory:256Mi", IMAGE_DIGEST: DIGEST_B },
 });
 const rogue = await startRogueProcessor({
   script: (socket, payload) => {
@@ -45,7 +51,7 @@ const cold = await startColdEndpoint({
   idleMs: 1000,
 });
 process.stdout.write(
-  `${JSON.stringify({ s3Endpoint: s3.endpoint, processors: { litellm: litellm.http, echo: echo.http, rogue: rogue.url, receiver: receiver.url, proxyGate: gate.url, cold: cold.url } })}\n`,
+  `${JSON.stringify({ s3Endpoint: s3.endpoint, processors: { litellm: litellm.http, echo: echo.http, echoRebuilt: echoRebuilt.http, rogue: rogue.url, receiver: receiver.url, proxyGate: gate.url, cold: cold.url } })}\n`,
 );
 process.stdin.resume();
 process.stdin.on("end", async () => {
@@ -53,6 +59,7 @@ process.stdin.on("end", async () => {
     s3.close(),
     litellm.close(),
     echo.close(),
+    echoRebuilt.close(),
     rogue.close(),
     receiver.close(),
     gate.close(),

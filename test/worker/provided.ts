@@ -4,6 +4,8 @@ export interface Peers {
   processors: {
     litellm: string;
     echo: string;
+    /** echo/text@1 from another image digest. */
+    echoRebuilt: string;
     rogue: string;
     receiver: string;
     proxyGate: string;

@@ -139,6 +139,8 @@ describe("durable events, stored in batches", () => {
         receipt: null,
         persisted: 0,
         expires_at_ms: null,
+        replay_of: null,
+        replays: "[]",
       });
       const log = new EventLog(store, {
         maxFrames: 5,

@@ -1,6 +1,12 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { isTerminal, type RunRequest } from "../../contract/api.ts";
+import {
+  isTerminal,
+  REPLAY_WAIT_S,
+  type RunRequest,
+  RunRequestSchema,
+  type RunResource,
+} from "../../contract/api.ts";
 import {
   cancelRunRoute,
   createRunRoute,
@@ -8,16 +14,19 @@ import {
   getReceiptRoute,
   getRunRoute,
   listRunsRoute,
+  replayRunRoute,
   runEventsRoute,
 } from "../../contract/routes.ts";
 import { sha256Hex } from "../../core/canonical.ts";
 import { TheoryError } from "../../core/errors.ts";
+import { compareEnvelopes } from "../../core/replay.ts";
 import { checkInputs, toolDefinition } from "../../core/tool-inputs.ts";
 import { lookupTool } from "../../core/tool-registry.ts";
+import { describeIssues } from "../../core/validation.ts";
 import { runSession } from "../objects.ts";
 import type { AppEnv } from "./context.ts";
 import { sendError } from "./errors.ts";
-import { mount } from "./mount.ts";
+import { mount, type RouteContext } from "./mount.ts";
 import { mountOutputs } from "./outputs.ts";
 
 /** `Prefer: wait=N` holds the request up to N seconds (at most this many) for the run to settle. */
@@ -44,14 +53,14 @@ async function serveSettled(
 }
 
 /**
- * Starts (or finds) the run and answers: 202 + Location, or with `Prefer: wait=N` the settled run
- * (200) once it settles within N seconds. Shared by POST /v1/runs and the CI hook.
+ * Starts (or finds) the run: its resource, or the error response. The ref and inputs are checked
+ * before any object exists, so a request its tool refuses creates no run.
  */
-export async function startRun(
+async function launch(
   c: Context<AppEnv>,
   request: RunRequest & { run_id: string },
-): Promise<Response> {
-  // Checked before any object exists: an unknown ref or inputs its tool refuses create no run.
+  options: { waitMs?: number; replayOf?: string },
+): Promise<RunResource | Response> {
   try {
     lookupTool(c.var.runtime.toolRegistry, request.ref);
     checkInputs(toolDefinition(request.ref), request.inputs);
@@ -59,25 +68,29 @@ export async function startRun(
     if (!(error instanceof TheoryError)) throw error;
     return sendError(c, new TheoryError(error.code, error.message, { status: 422 }), request.run_id);
   }
+  // One call: the run's object starts it and, asked to wait, answers when it settles.
+  const started = await session(c, request.run_id).start(request, options);
+  if (started.ok) return started.resource;
+  // A request that cannot be planned (unknown ref, unusable prefix or scope) is semantically invalid.
+  const status = started.error.code === "ERR_INPUTS" ? 422 : undefined;
+  return sendError(c, new TheoryError(started.error.code, started.error.message, { status }), request.run_id);
+}
+
+/**
+ * Starts (or finds) the run and answers: 202 + Location, or with `Prefer: wait=N` the settled run
+ * (200) once it settles within N seconds. Shared by POST /v1/runs and the CI hook.
+ */
+export async function startRun(
+  c: Context<AppEnv>,
+  request: RunRequest & { run_id: string },
+): Promise<Response> {
   const wait = /(?:^|[\s,;])wait=(\d+)/.exec(c.req.header("Prefer") ?? "")?.[1];
   const seconds = wait === undefined ? undefined : Math.min(Number(wait), MAX_WAIT_S);
-  // One call: the run's object starts it and, asked to wait, answers when it settles.
-  const started = await session(c, request.run_id).start(
-    request,
-    seconds === undefined ? {} : { waitMs: seconds * 1000 },
-  );
-  if (!started.ok) {
-    // A request that cannot be planned (unknown ref, unusable prefix or scope) is semantically invalid.
-    const status = started.error.code === "ERR_INPUTS" ? 422 : undefined;
-    return sendError(
-      c,
-      new TheoryError(started.error.code, started.error.message, { status }),
-      request.run_id,
-    );
-  }
+  const started = await launch(c, request, seconds === undefined ? {} : { waitMs: seconds * 1000 });
+  if (started instanceof Response) return started;
   const headers = { Location: `/v1/runs/${request.run_id}` };
-  if (seconds === undefined) return c.json(started.resource, 202, headers);
-  return c.json(started.resource, isTerminal(started.resource.state) ? 200 : 202, {
+  if (seconds === undefined) return c.json(started, 202, headers);
+  return c.json(started, isTerminal(started.state) ? 200 : 202, {
     ...headers,
     "Preference-Applied": `wait=${seconds}`,
   });
@@ -105,5 +118,54 @@ export function mountRuns(app: OpenAPIHono<AppEnv>): void {
     if (!resource) return sendError(c, new TheoryError("ERR_NOT_FOUND", `no run ${runId}`), runId);
     return c.json(resource, 202);
   });
+  mount(app, replayRunRoute, replayRun);
   mountOutputs(app);
+}
+
+/**
+ * `POST /v1/runs/{id}/replay` (docs/api.md#replay): the settled run's exact request again — without
+ * its run id and webhook, on the target (and agent) asked for — waited on up to REPLAY_WAIT_S, then
+ * the two envelopes compared.
+ */
+async function replayRun(c: RouteContext<typeof replayRunRoute>): Promise<Response> {
+  const originalId = c.req.valid("param").id;
+  const asked = c.req.valid("json");
+  const source = await session(c, originalId).replaySource();
+  if (!source) return sendError(c, new TheoryError("ERR_NOT_FOUND", `no run ${originalId}`), originalId);
+  const { envelope } = source.resource;
+  if (!envelope)
+    return sendError(
+      c,
+      new TheoryError("ERR_CONFLICT", `run ${originalId} has not settled; replay it once it has`),
+      originalId,
+    );
+  const { run_id: _runId, webhook: _webhook, agent, ...same } = source.request;
+  const target = asked.target ?? same.target;
+  const parsed = RunRequestSchema.safeParse({
+    ...same,
+    target,
+    ...(target === "local" ? { agent: asked.agent ?? agent } : {}),
+  });
+  if (!parsed.success)
+    return sendError(c, new TheoryError("ERR_INPUTS", describeIssues(parsed.error), { status: 422 }));
+  const replayId = asked.run_id ?? crypto.randomUUID();
+  const replay = await launch(
+    c,
+    { ...parsed.data, run_id: replayId },
+    { waitMs: REPLAY_WAIT_S * 1000, replayOf: originalId },
+  );
+  if (replay instanceof Response) return replay;
+  await session(c, originalId).linkReplay(replayId);
+  const headers = { Location: `/v1/runs/${replayId}` };
+  if (!replay.envelope)
+    return c.json(
+      { verdict: "pending" as const, original: originalId, replay, differences: [] },
+      202,
+      headers,
+    );
+  const { verdict, differences } = compareEnvelopes(
+    { runId: originalId, envelope },
+    { runId: replayId, envelope: replay.envelope },
+  );
+  return c.json({ verdict, original: originalId, replay, differences }, 200, headers);
 }
