@@ -1,4 +1,4 @@
-import { makeGrant, startControlPlane, startProcessorProcess } from "./lib/local-stack.ts";
+import { makeGrant, registrationFor, startControlPlane, startProcessorProcess } from "./lib/local-stack.ts";
 import { measure } from "./lib/measure.ts";
 
 const admin = makeGrant("p");
@@ -18,14 +18,14 @@ const [cp, floor] = await Promise.all([
     port: 18822,
     inspectorPort: 18823,
     config: "scripts/bench/floor/wrangler.toml",
-    vars: { PROCESSOR_URL: processor.url },
+    vars: { PROCESSOR_URL: processor.url, PROCESSOR_TOKEN: processor.token },
   }),
 ]);
 const headers = { Authorization: `Bearer ${admin.token}`, "Content-Type": "application/json" };
 await fetch(`${cp.url}/v1/endpoints/llm/litellm@1`, {
   method: "PUT",
   headers,
-  body: JSON.stringify({ url: processor.url, image_digest: D }),
+  body: JSON.stringify(registrationFor(processor, D)),
 });
 let n = 0;
 const theory = async () => {

@@ -1,5 +1,6 @@
 import { TheoryError } from "../../src/core/errors.ts";
 import { waitStartedHealthy } from "../../src/core/health.ts";
+import { newProcessorToken } from "../../src/core/processor-auth.ts";
 import { planRun } from "../../src/engine/run-plan.ts";
 import { type CommandInput, defineCommand, type OptionSpecs, positiveIntFlag } from "../cli/command.ts";
 import type { CliContext, CommandResult } from "../cli/context.ts";
@@ -15,6 +16,7 @@ import {
   sandboxSpec,
   secretValues,
 } from "../modalctl/plan.ts";
+import { readModalToken, storeModalToken } from "../modalctl/tokens.ts";
 import { loadToolRegistry } from "../tool-registry/load.ts";
 
 const REF = {
@@ -51,10 +53,13 @@ async function start(
   context: CliContext,
 ): Promise<CommandResult> {
   const ref = values.ref;
+  // The sandbox's tunnel URL is public: its /run admits only this token (docs/contract.md#processor-auth).
+  const processorToken = newProcessorToken();
   const spec = sandboxSpec(await loadToolRegistry(context.config.registry), {
     ref,
     oci: values.oci,
     lifetimeS: positiveIntFlag(values.lifetime, "--lifetime", 86_400),
+    processorToken,
   });
   // Fail before starting anything when the registration could not be made.
   const endpoints = controlPlaneClientFor(context);
@@ -65,10 +70,15 @@ async function start(
   progress(`starting ${spec.name} in app ${spec.app} from ${spec.image}`);
   const started = await gateway.startSandbox(spec);
   try {
+    await storeModalToken(context.config.home, ref, "sandbox", processorToken);
     progress(`waiting for ${started.url}/healthz`);
     await waitStartedHealthy(started.url, "the sandbox", { policy: SANDBOX_HEALTH, signal: context.signal });
     context.log.info("adapter.health.ok", { ref, sandbox_id: started.sandbox_id });
-    await endpoints.putEndpoint(ref, { url: started.url, image_digest: spec.digest });
+    await endpoints.putEndpoint(ref, {
+      url: started.url,
+      image_digest: spec.digest,
+      processor_token: processorToken,
+    });
     context.log.info("endpoint.registered", { ref });
   } catch (error) {
     // Leave nothing running that is not registered.
@@ -140,11 +150,19 @@ async function run(
   );
   const gateway = await gatewayFor(context);
   const echo = tokenEcho(context);
+  const home = context.config.home;
   const result = await runAtEndpoint(plan, {
     // The URL Modal reports for the running sandbox now; none -> ERR_ENDPOINT_MISSING.
     resolve: async () => {
       const sandbox = await gateway.sandboxStatus(spec.app, spec.name, spec.port);
-      return sandbox?.running && sandbox.url ? { url: sandbox.url } : null;
+      if (!sandbox?.running || !sandbox.url) return null;
+      const token = await readModalToken(home, request.ref, "sandbox");
+      if (!token)
+        throw new TheoryError(
+          "ERR_MISSING_SECRET",
+          `no processor token for ${request.ref}'s sandbox in ${home}: it was started elsewhere (modalctl start here)`,
+        );
+      return { url: sandbox.url, token };
     },
     log: context.log.child({ target: "modal", ref: request.ref, execution_id: request.run_id }),
     signal: context.signal,

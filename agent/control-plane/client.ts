@@ -2,13 +2,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
 import {
   type EndpointRegistration,
-  EndpointRegistrationSchema,
+  EndpointResourceSchema,
   type RunRequest,
   type RunResource,
   RunResourceSchema,
 } from "../../src/contract/api.ts";
 import { ApiErrorSchema, type Envelope, EnvelopeSchema } from "../../src/contract/envelope.ts";
-import { RefSchema } from "../../src/contract/ref.ts";
 import { DONE_EVENT } from "../../src/contract/run-events.ts";
 import { type BackoffPolicy, backoffSchedule } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
@@ -42,8 +41,8 @@ export interface ControlPlaneClientOptions {
   requestTimeoutMs?: number;
 }
 
-/** `/v1/endpoints/{ref}`: where a ref's Modal URL is registered. */
-const EndpointSchema = EndpointRegistrationSchema.extend({ ref: RefSchema });
+/** `/v1/endpoints/{ref}`: where a ref's Modal URL is registered (never its token). */
+const EndpointSchema = EndpointResourceSchema;
 export type Endpoint = z.infer<typeof EndpointSchema>;
 
 /** One settled envelope: the persisted canonical bytes and what they say. */

@@ -13,6 +13,7 @@ import { MAX_FRAME_BYTES, RUN_SUBPROTOCOL } from "../../src/contract/frames.ts";
 import type { Platform } from "../../src/contract/primitives.ts";
 import { type BackoffPolicy, backoffDelay } from "../../src/core/backoff.ts";
 import type { Logger } from "../../src/core/log.ts";
+import { processorAuthHeaders } from "../../src/core/processor-auth.ts";
 import { containerHealthy, readContainers } from "../localctl/state.ts";
 
 /**
@@ -254,6 +255,7 @@ export class AgentDaemon {
       return this.fail(runId, { code: "ERR_HEALTH", message: `${ref} is started but not healthy` });
     if (!this.bridges.has(runId)) return; // closed by the control plane meanwhile
     const processor = new WebSocket(`ws://127.0.0.1:${record.port}/run`, [RUN_SUBPROTOCOL], {
+      headers: processorAuthHeaders(record.processor_token),
       maxPayload: MAX_FRAME_BYTES,
     });
     bridge.processor = processor;

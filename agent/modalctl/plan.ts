@@ -1,6 +1,7 @@
 import { refSlug } from "../../src/contract/ref.ts";
 import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
 import type { BackoffPolicy } from "../../src/core/backoff.ts";
+import { PROCESSOR_TOKEN_ENV } from "../../src/core/processor-auth.ts";
 import { requireSecrets } from "../../src/core/secrets.ts";
 import { envFingerprint, lookupTool, memoryMiB, resolveImage } from "../../src/core/tool-registry.ts";
 
@@ -50,9 +51,10 @@ export function sandboxAddress(
   return { app: tool.modal.app, name: refSlug(ref), port: tool.port };
 }
 
+/** A sandbox's spec; its env carries the PROCESSOR_TOKEN `modalctl start` generated for it. */
 export function sandboxSpec(
   registry: ToolRegistry,
-  options: { ref: string; oci?: string; lifetimeS?: number },
+  options: { ref: string; oci?: string; lifetimeS?: number; processorToken: string },
 ): SandboxSpec {
   const tool = lookupTool(registry, options.ref);
   const { image, digest } = resolveImage(registry, options.ref, MODAL_PLATFORM, options.oci);
@@ -70,6 +72,7 @@ export function sandboxSpec(
       ENV_FINGERPRINT: fingerprint,
       TOOL_REF: options.ref,
       PORT: String(tool.port),
+      [PROCESSOR_TOKEN_ENV]: options.processorToken,
     },
     ...(tool.secrets.length > 0 ? { secret: secretNameFor(tool.modal.app) } : {}),
   };

@@ -8,6 +8,7 @@ import {
   InputsSchema,
   ModeSchema,
   OciRefSchema,
+  ProcessorTokenSchema,
   RunIdSchema,
   TargetSchema,
   WritePrefixSchema,
@@ -67,9 +68,36 @@ export const RunResourceSchema = z.strictObject({
 });
 export type RunResource = z.infer<typeof RunResourceSchema>;
 
-/** `PUT /v1/endpoints/{ref}`: what `modalctl start` registers. */
-export const EndpointRegistrationSchema = z.strictObject({ url: HttpUrlSchema, image_digest: DigestSchema });
+/** `PUT /v1/endpoints/{ref}`: what `modalctl start` registers (docs/api.md#endpoints). */
+export const EndpointRegistrationSchema = z.strictObject({
+  url: HttpUrlSchema,
+  image_digest: DigestSchema,
+  /** Write-only: the processor's token, kept server-side and sent on each run's handshake. */
+  processor_token: ProcessorTokenSchema,
+  /** The endpoint sits behind Modal's proxy auth (a web endpoint): only then Modal-Key/Secret go to it. */
+  proxy_auth: z.boolean().optional(),
+});
 export type EndpointRegistration = z.infer<typeof EndpointRegistrationSchema>;
+
+/** What `PUT` and `GET /v1/endpoints/{ref}` answer: the registration without its token. */
+export const EndpointResourceSchema = z.strictObject({
+  ref: RefSchema,
+  url: HttpUrlSchema,
+  image_digest: DigestSchema,
+  /** Present (true) only for an endpoint behind Modal's proxy auth. */
+  proxy_auth: z.literal(true).optional(),
+});
+export type EndpointResource = z.infer<typeof EndpointResourceSchema>;
+
+/** A registration as the API shows it: never its token. */
+export function endpointResource(ref: string, registration: EndpointRegistration): EndpointResource {
+  return {
+    ref,
+    url: registration.url,
+    image_digest: registration.image_digest,
+    ...(registration.proxy_auth ? { proxy_auth: true as const } : {}),
+  };
+}
 
 /** Bearer token scopes (docs/api.md#authentication). */
 export const SCOPES = ["runs:write", "runs:read", "endpoints:write", "agents:connect"] as const;

@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
-import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
+import {
+  type LocalProcess,
+  makeGrant,
+  type ProcessorProcess,
+  startControlPlane,
+} from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { readSse } from "../../src/core/sse-reader.ts";
 import { directEnvelope } from "../support/direct.ts";
@@ -13,7 +18,7 @@ import { startRecordedProcessor } from "./support/source-processor.ts";
 const DIGEST = `sha256:${"1".repeat(64)}`;
 const AGENT = "e2e-box";
 let dir = "";
-let processor: LocalProcess;
+let processor: ProcessorProcess;
 let controlPlane: LocalProcess;
 let daemon: AgentDaemon;
 let cpPort = 0;
@@ -104,7 +109,13 @@ describe("theory agent against the control plane under wrangler dev", () => {
     expect(resource).toMatchObject({ state: "succeeded", target: "local" });
     const persisted = await (await fetch(`${controlPlane.url}/v1/runs/agent-1/envelope`, { headers })).text();
     expect(persisted).toBe(
-      await directEnvelope(processor.url, "llm/litellm@1", "agent-1", { prompt: "hi", max_tokens: 5 }),
+      await directEnvelope(
+        processor.url,
+        "llm/litellm@1",
+        "agent-1",
+        { prompt: "hi", max_tokens: 5 },
+        processor.token,
+      ),
     );
   });
 
@@ -150,7 +161,9 @@ describe("theory agent against the control plane under wrangler dev", () => {
       ordered: true,
       status: "success",
     });
-    const receipt = await (await fetch(`${controlPlane.url}/v1/runs/agent-long/receipt`, { headers })).json();
+    const receipt = (await (
+      await fetch(`${controlPlane.url}/v1/runs/agent-long/receipt`, { headers })
+    ).json()) as { frames: { tokens: number }; events: unknown };
     expect(receipt.frames.tokens).toBe(count);
     expect(receipt.events).toMatchObject({ stored: count + 1, dropped: 0 });
   }, 180_000);

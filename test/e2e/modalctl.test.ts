@@ -11,6 +11,7 @@ import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { sandboxSpec } from "../../agent/modalctl/plan.ts";
 import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
+import { newProcessorToken } from "../../src/core/processor-auth.ts";
 import { parseToolRegistry } from "../../src/core/tool-registry.ts";
 import { wireDrift } from "../support/modal-standin/sdk-fields.ts";
 import {
@@ -220,7 +221,8 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
     const { ModalGateway } = await import("../../agent/modalctl/gateway.ts");
     const gateway = new ModalGateway({ env: process.env, log });
     const registry = parseToolRegistry(await readFile(registryPath, "utf8"));
-    const spec = sandboxSpec(registry, { ref: LITELLM });
+    const processorToken = newProcessorToken();
+    const spec = sandboxSpec(registry, { ref: LITELLM, processorToken });
     const synced = await gateway.syncSecret("theory-llm-litellm-1-secrets", SECRETS);
     const started = await gateway.startSandbox(spec);
     try {
@@ -253,6 +255,7 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
               ENV_FINGERPRINT: "cpu:1;memory:2Gi",
               TOOL_REF: LITELLM,
               PORT: String(spec.port),
+              PROCESSOR_TOKEN: processorToken,
             },
           },
         },
@@ -283,7 +286,10 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
     expect(await gateway.sandboxStatus("theory-llm-litellm-1", "never-started", 8000)).toBeNull();
     expect(await gateway.terminateSandbox("theory-nobody", "never-started")).toBeNull();
     const registry = parseToolRegistry(await readFile(registryPath, "utf8"));
-    const spec = { ...sandboxSpec(registry, { ref: LITELLM }), secret: "theory-unsynced-secrets" };
+    const spec = {
+      ...sandboxSpec(registry, { ref: LITELLM, processorToken: newProcessorToken() }),
+      secret: "theory-unsynced-secrets",
+    };
     await expect(gateway.startSandbox(spec)).rejects.toMatchObject({
       code: "ERR_MISSING_SECRET",
       message: expect.stringContaining("modalctl sync-secrets"),
@@ -294,7 +300,11 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
     const { ModalGateway } = await import("../../agent/modalctl/gateway.ts");
     const gateway = new ModalGateway({ env: process.env, log });
     const registry = parseToolRegistry(await readFile(registryPath, "utf8"));
-    const spec = sandboxSpec(registry, { ref: "echo/text@1", oci: `${REPOSITORY}@sha256:${"e".repeat(64)}` });
+    const spec = sandboxSpec(registry, {
+      ref: "echo/text@1",
+      oci: `${REPOSITORY}@sha256:${"e".repeat(64)}`,
+      processorToken: newProcessorToken(),
+    });
     await expect(gateway.startSandbox(spec)).rejects.toMatchObject({ code: "ERR_IMAGE_NOT_FOUND" });
   });
 

@@ -12,6 +12,7 @@ import {
   runOpen,
   startProcessor,
 } from "../support/processor.ts";
+import { TEST_PROCESSOR_TOKEN } from "../support/tokens.ts";
 import { docker, freePort } from "./support/docker.ts";
 
 const ENV_FINGERPRINT = "cpu:1;memory:2Gi";
@@ -43,6 +44,8 @@ beforeAll(async () => {
     `IMAGE_DIGEST=${digest}`,
     "-e",
     `ENV_FINGERPRINT=${ENV_FINGERPRINT}`,
+    "-e",
+    `PROCESSOR_TOKEN=${TEST_PROCESSOR_TOKEN}`,
     "-v",
     `${hostArtifacts}:/artifacts`,
     inject("processorImage"),

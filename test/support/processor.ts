@@ -10,16 +10,19 @@ import { RUN_SUBPROTOCOL } from "../../src/contract/frames.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { defaultWritePrefix } from "../../src/core/paths.ts";
 import { DIGEST_A } from "./examples.ts";
+import { TEST_PROCESSOR_AUTH, TEST_PROCESSOR_TOKEN } from "./tokens.ts";
 
 export interface RunningProcessor {
   http: string;
   ws: string;
   artifactsRoot: string;
+  /** Its PROCESSOR_TOKEN. */
+  token: string;
   logs: string[];
   close(): Promise<void>;
 }
 
-/** The real processor server on an ephemeral loopback port, with its own artifacts root. */
+/** The real processor server on an ephemeral loopback port, with its own artifacts root and the test token. */
 export async function startProcessor(options: {
   toolRef: string;
   env?: Record<string, string>;
@@ -33,6 +36,7 @@ export async function startProcessor(options: {
     IMAGE_DIGEST: DIGEST_A,
     ENV_FINGERPRINT: "cpu:1;memory:2Gi",
     ARTIFACTS_ROOT: artifactsRoot,
+    PROCESSOR_TOKEN: TEST_PROCESSOR_TOKEN,
     ...options.env,
   });
   const logs: string[] = [];
@@ -43,6 +47,7 @@ export async function startProcessor(options: {
     http: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}/run`,
     artifactsRoot,
+    token: config.processorToken,
     logs,
     async close() {
       await server.close();
@@ -60,16 +65,23 @@ export interface WsConversation {
 }
 
 /**
- * Opens a theory.run.v1 socket, sends `outgoing` (strings are sent verbatim), optionally reacts
- * to frames, and resolves with everything received once the server closes.
+ * Opens a theory.run.v1 socket (admitted with the test token unless `headers` says otherwise),
+ * sends `outgoing` (strings are sent verbatim), optionally reacts to frames, and resolves with
+ * everything received once the server closes.
  */
 export function converse(
   url: string,
   outgoing: (string | object | Buffer)[],
-  options: { onFrame?: (frame: any, socket: WebSocket) => void; protocols?: string[] } = {},
+  options: {
+    onFrame?: (frame: any, socket: WebSocket) => void;
+    protocols?: string[];
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<WsConversation> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, options.protocols ?? [RUN_SUBPROTOCOL]);
+    const socket = new WebSocket(url, options.protocols ?? [RUN_SUBPROTOCOL], {
+      headers: options.headers ?? TEST_PROCESSOR_AUTH,
+    });
     const result: WsConversation = { frames: [], texts: [], code: 0, reason: "" };
     let opened = false;
     socket.on("open", () => {
@@ -114,10 +126,11 @@ export function payloadFor(
   };
 }
 
+/** POSTs JSON to a test processor, admitted with the test token unless `headers` replace it. */
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", ...TEST_PROCESSOR_AUTH, ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   return { status: response.status, text: await response.text(), headers: response.headers };

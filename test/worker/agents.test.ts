@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { AGENT_SUBPROTOCOL, HEARTBEAT_PING, HEARTBEAT_PONG } from "../../src/contract/agent-frames.ts";
 import { directEnvelope } from "../support/direct.ts";
+import { TEST_PROCESSOR_AUTH } from "../support/tokens.ts";
 import { api, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
@@ -87,7 +88,7 @@ async function agentOnline(options: { hello?: object } = {}): Promise<TestAgent>
 async function bridgeToProcessor(agent: TestAgent, dispatch: any): Promise<void> {
   const runId = dispatch.content.run_id;
   const response = await fetch(`${processors.litellm}/run`, {
-    headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "theory.run.v1" },
+    headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "theory.run.v1", ...TEST_PROCESSOR_AUTH },
   });
   const processor = response.webSocket as WebSocket;
   processor.accept();
@@ -216,7 +217,7 @@ describe("local runs through the tunnel", () => {
     const pending = runAndWait(runRequest(runId, { target: "local", agent: "dev-box" }));
     const dispatch = await agent.next("Dispatch");
     const response = await fetch(`${processors.litellm}/run`, {
-      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "theory.run.v1" },
+      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "theory.run.v1", ...TEST_PROCESSOR_AUTH },
     });
     const processor = response.webSocket as WebSocket;
     processor.accept();

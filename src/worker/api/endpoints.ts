@@ -1,6 +1,6 @@
 import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
-import { EndpointRegistrationSchema } from "../../contract/api.ts";
+import { EndpointRegistrationSchema, endpointResource } from "../../contract/api.ts";
 import { RefSchema } from "../../contract/ref.ts";
 import { TheoryError } from "../../core/errors.ts";
 import { lookupTool } from "../../core/tool-registry.ts";
@@ -38,21 +38,26 @@ export const endpoints = new Hono<AppEnv>()
     async (c) => {
       const ref = refParam(c);
       const body = c.req.valid("json");
-      const registration = {
-        url: endpointUrl(body.url, c.var.runtime.config.allowLoopbackEndpoints),
-        image_digest: body.image_digest,
-      };
+      const { config } = c.var.runtime;
+      // Fail closed: a web endpoint behind proxy auth would be registered but never reachable.
+      if (body.proxy_auth && !config.modalProxy)
+        throw new TheoryError(
+          "ERR_INPUTS",
+          "proxy_auth: this control plane has no Modal proxy auth (MODAL_PROXY_KEY, MODAL_PROXY_SECRET)",
+          { status: 422 },
+        );
+      const registration = { ...body, url: endpointUrl(body.url, config.allowLoopbackEndpoints) };
       await endpointDirectory(c.env, ref).put(registration);
       forgetEndpoint(ref);
-      c.var.runtime.log.info("endpoint.registered", { ref });
-      return c.json({ ref, ...registration });
+      c.var.runtime.log.info("endpoint.registered", { ref, proxy_auth: body.proxy_auth === true });
+      return c.json(endpointResource(ref, registration));
     },
   )
   .get("/:namespace/:name", requireScope("endpoints:write"), async (c) => {
     const ref = refParam(c);
     const registration = await endpointDirectory(c.env, ref).get();
     if (!registration) throw new TheoryError("ERR_NOT_FOUND", `no endpoint registered for ${ref}`);
-    return c.json({ ref, ...registration });
+    return c.json(endpointResource(ref, registration));
   })
   .delete("/:namespace/:name", requireScope("endpoints:write"), async (c) => {
     const ref = refParam(c);
