@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import {
   TEST_HOOKS,
@@ -19,6 +19,9 @@ function authTokensBinding(): string {
     })),
   );
 }
+
+/** The run index's schema (migrations/), applied by each workerd test file's setup. */
+const runIndexMigrations = await readD1Migrations("./migrations");
 
 /** A workerd project over wrangler.toml, with test bindings: known tokens, S3 on the test s3rver. */
 function workerProject(
@@ -45,6 +48,7 @@ function workerProject(
             S3_BUCKET: "theory",
             S3_ACCESS_KEY_ID: "S3RVER",
             S3_SECRET_ACCESS_KEY: "S3RVER",
+            RUN_INDEX_MIGRATIONS: runIndexMigrations,
             ...extra,
           },
         },
@@ -54,6 +58,7 @@ function workerProject(
       name,
       include,
       globalSetup: ["test/worker/global-setup.ts"],
+      setupFiles: ["test/worker/apply-migrations.ts"],
       // Files share one Miniflare's storage (the endpoint registry above all): run them in turn.
       fileParallelism: false,
       // A file's first request compiles the Worker (seconds on a loaded 2-core machine).

@@ -13,18 +13,10 @@ import {
   relayedCloseReason,
   runFailedReason,
 } from "../src/contract/agent-frames.ts";
+import type { AgentStatus } from "../src/contract/api.ts";
 import type { Platform } from "../src/contract/primitives.ts";
 import { canonicalJson } from "../src/core/canonical.ts";
 import { runtimeFor } from "../src/worker/runtime.ts";
-
-/** What GET /v1/agents shows of one agent. */
-export interface AgentStatus {
-  agent_id: string;
-  online: boolean;
-  last_seen: string | null;
-  platform: Platform | null;
-  tools: AgentTool[];
-}
 
 type Attachment = { kind: "agent"; agent_id: string } | { kind: "run"; run_id: string };
 

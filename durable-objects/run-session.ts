@@ -6,6 +6,7 @@ import {
   type RunRequest,
   type RunResource,
   type RunState,
+  type RunSummary,
 } from "../src/contract/api.ts";
 import { type Envelope, EnvelopeSchema, type ErrorBody } from "../src/contract/envelope.ts";
 import type { ProcessorFrame } from "../src/contract/frames.ts";
@@ -15,6 +16,7 @@ import { canonicalJson, sha256Hex } from "../src/core/canonical.ts";
 import { buildErrorEnvelope } from "../src/core/envelope.ts";
 import { TheoryError, toErrorBody } from "../src/core/errors.ts";
 import { ENVELOPE_OBJECT, RECEIPT_OBJECT, worldObjectKey } from "../src/core/paths.ts";
+import { toolDefinition } from "../src/core/tool-inputs.ts";
 import { envFingerprint, lookupTool } from "../src/core/tool-registry.ts";
 import { checkOutboundUrl } from "../src/core/url-policy.ts";
 import { endpointTransport } from "../src/engine/endpoint-transport.ts";
@@ -36,6 +38,11 @@ import { WebhookDeliveries } from "./webhook-deliveries.ts";
 const SETTLE_MARGIN_MS = 10_000;
 /** When the object-store copy of a settled run is checked (and retried) by the alarm. */
 const PERSIST_RETRY_MS = 2000;
+/** How often the alarm retries a run-index write that failed (the index can wait; storage first). */
+const INDEX_RETRY_MS = 30_000;
+/** `persisted` bits: which copies of the settled run exist beyond this object. */
+const STORE_COPY = 1;
+const INDEXED = 2;
 const encoder = new TextEncoder();
 
 export type StartResult =
@@ -64,7 +71,8 @@ interface Settlement {
  * numbered events (EventLog), its live subscribers (Subscribers) and its outbound webhook
  * (WebhookDeliveries), and keeps what a run costs on the platform small: the run is recorded in one
  * commit, its frames in batches, its result in one commit that makes it durable before anyone is
- * told; the object-store copy follows off the critical path (docs/operations.md#a-runs-storage).
+ * told; the object-store copy and the run index (GET /v1/runs) follow off the critical path
+ * (docs/operations.md#a-runs-storage).
  */
 export class RunSession extends DurableObject<Env> {
   private readonly store: RunStore;
@@ -76,6 +84,12 @@ export class RunSession extends DurableObject<Env> {
   private readonly waiters = new Set<() => void>();
   /** The alarm as last set by this instance (undefined: not known, so the next change sets it). */
   private alarmAt: number | null | undefined;
+  /**
+   * The index write at creation failed and the alarm retries it while the run is live. In memory
+   * only: an object that lost it also lost the run, whose settling indexes it anyway.
+   */
+  private indexPending = false;
+  private labels?: { runId: string; value: Pick<RunRequest, "tags" | "metadata"> };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -178,6 +192,7 @@ export class RunSession extends DurableObject<Env> {
     this.launch(plan, request);
     this.alarmAt = null; // a new run has no alarm yet
     this.wakeBy(now + plan.timeoutMs);
+    void this.indexCreated();
     return { ok: true, resource: this.resourceOf(this.store.get() as RunRow), created: true };
   }
 
@@ -243,11 +258,14 @@ export class RunSession extends DurableObject<Env> {
       const now = Date.now();
       await Promise.all(this.deliveries.due(now).map((event) => this.deliver(event)));
       if (!isTerminal(row.state)) {
+        if (this.indexPending) await this.indexCreated();
         if (now >= row.deadline_ms) await this.onDeadline(row);
-      } else if (!row.persisted) {
+      } else if (!(row.persisted & STORE_COPY)) {
         await this.persist();
       } else if (row.expires_at_ms !== null && now >= row.expires_at_ms) {
         return await this.expire(row);
+      } else if (!(row.persisted & INDEXED)) {
+        await this.persist();
       }
       const current = this.store.get();
       if (current) this.wakeBy(this.nextWake(current));
@@ -270,14 +288,17 @@ export class RunSession extends DurableObject<Env> {
   /**
    * When the alarm must next look at the run: its deadline while it runs; once settled, the
    * object-store copy (checked at the deadline, which the alarm already holds, so settling writes
-   * no alarm), then retention; and any webhook retry that is due sooner.
+   * no alarm), then retention; a failed index write sooner; and any webhook retry that is due sooner.
    */
   private nextWake(row: RunRow): number {
     const now = Date.now();
+    const expires = row.expires_at_ms ?? now;
     let at: number;
-    if (!isTerminal(row.state)) at = row.deadline_ms;
-    else if (!row.persisted) at = Math.max(row.deadline_ms, now + PERSIST_RETRY_MS);
-    else at = row.expires_at_ms ?? now;
+    if (!isTerminal(row.state))
+      at = this.indexPending ? Math.min(row.deadline_ms, now + INDEX_RETRY_MS) : row.deadline_ms;
+    else if (!(row.persisted & STORE_COPY)) at = Math.max(row.deadline_ms, now + PERSIST_RETRY_MS);
+    else if (!(row.persisted & INDEXED)) at = Math.min(expires, now + INDEX_RETRY_MS);
+    else at = expires;
     const webhook = this.deliveries.nextDue();
     return webhook === undefined ? at : Math.min(at, webhook);
   }
@@ -317,7 +338,7 @@ export class RunSession extends DurableObject<Env> {
         webhooks: this.deliveries.summary(),
       });
       this.store.update({ receipt });
-      if (row.persisted) {
+      if (row.persisted & STORE_COPY) {
         const key = worldObjectKey(config.worldId, row.run_id, RECEIPT_OBJECT);
         await this.runtime.store
           .put(key, encoder.encode(receipt), "application/json")
@@ -370,7 +391,53 @@ export class RunSession extends DurableObject<Env> {
       target: row.target,
       state: !settled && this.execution ? "running" : row.state,
       envelope: settled && row.envelope ? EnvelopeSchema.parse(JSON.parse(row.envelope)) : null,
+      ...this.labelsOf(row),
     };
+  }
+
+  /**
+   * The request's tags and metadata, as given (the resource, webhooks and the index carry them).
+   * Read from the stored request once: it never changes, and its inputs may be large.
+   */
+  private labelsOf(row: RunRow): Pick<RunRequest, "tags" | "metadata"> {
+    if (this.labels?.runId !== row.run_id) {
+      const { tags, metadata } = JSON.parse(row.request) as RunRequest;
+      this.labels = {
+        runId: row.run_id,
+        value: { ...(tags ? { tags } : {}), ...(metadata ? { metadata } : {}) },
+      };
+    }
+    return this.labels.value;
+  }
+
+  /** The run as GET /v1/runs lists it. */
+  private summaryOf(row: RunRow): RunSummary {
+    const resource = this.resourceOf(row);
+    const settledAt = row.receipt ? (JSON.parse(row.receipt) as Receipt).timings.settled_at : undefined;
+    return {
+      run_id: row.run_id,
+      ref: row.ref,
+      target: row.target,
+      ...(row.agent ? { agent: row.agent } : {}),
+      state: resource.state,
+      ...this.labelsOf(row),
+      created_at: row.queued_at,
+      ...(settledAt ? { settled_at: settledAt } : {}),
+    };
+  }
+
+  /** The new run into the index, without anyone waiting; a failure is retried by the alarm. */
+  private async indexCreated(): Promise<void> {
+    const row = this.store.get();
+    if (!row || isTerminal(row.state)) return;
+    try {
+      await this.runtime.runIndex.record(this.summaryOf(row), "created");
+      this.indexPending = false;
+    } catch (error) {
+      this.runtime.log.warn("error.run.index", { execution_id: row.run_id, error: error as Error });
+      this.indexPending = true;
+      this.wakeBy(Date.now() + INDEX_RETRY_MS);
+    }
   }
 
   private transportFor(request: RunRequest): RunTransport {
@@ -497,11 +564,41 @@ export class RunSession extends DurableObject<Env> {
     };
   }
 
-  /** The settled envelope and receipt into the object store; a failure is retried by the alarm. */
+  /**
+   * The settled envelope and receipt into the object store, and the settled run into the index, at
+   * once; whichever failed is retried by the alarm. One write records what was done.
+   */
   private async persist(): Promise<void> {
-    const { config, store, log } = this.runtime;
     const row = this.store.get();
-    if (!row?.envelope || !row.receipt || row.persisted) return;
+    if (!row?.envelope || !row.receipt || row.persisted === (STORE_COPY | INDEXED)) return;
+    const done = await Promise.all([
+      row.persisted & STORE_COPY ? STORE_COPY : this.copyToStore(row),
+      row.persisted & INDEXED ? INDEXED : this.indexSettled(row),
+    ]);
+    const current = this.store.get();
+    if (!current) return; // expired meanwhile
+    // With what a concurrent call (settling's and the alarm's) may have recorded meanwhile.
+    const persisted = done[0] | done[1] | current.persisted;
+    if (persisted !== current.persisted) this.store.update({ persisted });
+  }
+
+  /** The settled run's index row (its state and settled_at); INDEXED once written, else 0. */
+  private async indexSettled(row: RunRow): Promise<number> {
+    this.indexPending = false; // the settled row supersedes the creation write
+    try {
+      await this.runtime.runIndex.record(this.summaryOf(row), "settled");
+      return INDEXED;
+    } catch (error) {
+      this.runtime.log.warn("error.run.index", { execution_id: row.run_id, error: error as Error });
+      this.wakeBy(Date.now() + INDEX_RETRY_MS);
+      return 0;
+    }
+  }
+
+  /** The envelope and receipt into the object store; STORE_COPY once there, else 0 (the alarm retries). */
+  private async copyToStore(row: RunRow): Promise<number> {
+    const { config, store, log } = this.runtime;
+    if (!row.envelope || !row.receipt) return 0;
     const key = (name: string) => worldObjectKey(config.worldId, row.run_id, name);
     try {
       await Promise.all([
@@ -515,19 +612,20 @@ export class RunSession extends DurableObject<Env> {
     } catch (error) {
       log.error("error.run.persist", { execution_id: row.run_id, error: error as Error });
       this.wakeBy(Date.now() + PERSIST_RETRY_MS);
-      return;
+      return 0;
     }
-    if (!this.store.get()) return; // expired meanwhile
-    this.store.update({ persisted: 1 });
+    return STORE_COPY;
   }
 
-  /** Retention: the run's objects (envelope, receipt, world outputs), then all the object holds. */
+  /** Retention: the run's objects (envelope, receipt, world outputs) and index row, then all the object holds. */
   private async expire(row: RunRow): Promise<void> {
     const { config, store, log } = this.runtime;
-    const tool = lookupTool(this.runtime.toolRegistry, row.ref);
-    const names = [ENVELOPE_OBJECT, RECEIPT_OBJECT, OUTPUT_INDEX, ...tool.outputs];
+    const names = [ENVELOPE_OBJECT, RECEIPT_OBJECT, OUTPUT_INDEX, ...toolDefinition(row.ref).outputs];
     try {
-      await store.delete(names.map((name) => worldObjectKey(config.worldId, row.run_id, name)));
+      await Promise.all([
+        store.delete(names.map((name) => worldObjectKey(config.worldId, row.run_id, name))),
+        this.runtime.runIndex.forget(row.run_id),
+      ]);
     } catch (error) {
       log.error("error.run.expire", { execution_id: row.run_id, error: error as Error });
       this.store.update({ expires_at_ms: Date.now() + PERSIST_RETRY_MS });

@@ -3,8 +3,9 @@ import type { Target } from "../src/contract/primitives.ts";
 
 /**
  * The run's one row. `state` is persisted as queued and then once more, terminal, together with
- * the envelope and receipt (a live execution is "running" in memory only). `persisted` says the
- * envelope and receipt also reached the object store; `expires_at_ms` is when retention deletes it all.
+ * the envelope and receipt (a live execution is "running" in memory only). `persisted` holds bits
+ * for the copies of the settled run made beyond this object: 1 the envelope and receipt in the
+ * object store, 2 the run index's row; `expires_at_ms` is when retention deletes it all.
  */
 export interface RunRow {
   run_id: string;
@@ -55,7 +56,10 @@ export class RunStore {
 
   get(): RunRow | null {
     if (this.#row !== undefined) return this.#row;
-    if (!this.#exists()) return (this.#row = null);
+    if (!this.#exists()) {
+      this.#row = null;
+      return null;
+    }
     this.#row =
       (this.#sql.exec("SELECT * FROM run_record WHERE id = 1").toArray()[0] as unknown as RunRow) ?? null;
     return this.#row;

@@ -3,11 +3,12 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ApiError, Envelope } from "../src/contract/envelope.ts";
 import { MAX_FRAME_BYTES } from "../src/contract/frames.ts";
+import type { ProcessorPayload } from "../src/contract/payload.ts";
 import { canonicalJson } from "../src/core/canonical.ts";
 import { TheoryError } from "../src/core/errors.ts";
 import { encodeSseEvents, openSseStream, SSE_HEADERS } from "../src/core/sse-writer.ts";
 import { checkPayload, errorReply, type RunDeps, runTool } from "./run-tool.ts";
-import type { ProgressFrame } from "./tools/tool.ts";
+import type { Emit, ProgressFrame } from "./tools/tool.ts";
 
 function send(res: ServerResponse, status: number, body: Envelope | ApiError | { ok: true }): void {
   const text = canonicalJson(body);
@@ -39,6 +40,27 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 const statusOf = (envelope: Envelope) =>
   envelope.status === "error" && envelope.error.code === "ERR_INTERNAL" ? 500 : 200;
 
+/** runTool between the `http.run.start` and `http.run.settle` log events (docs/operations.md#logs). */
+async function loggedRun(
+  payload: ProcessorPayload,
+  emit: Emit,
+  signal: AbortSignal,
+  deps: RunDeps,
+  stream: boolean,
+): Promise<Envelope> {
+  const started = Date.now();
+  const run = { execution_id: payload.run_id, ref: deps.tool.definition.ref };
+  deps.log.info("http.run.start", { ...run, mode: payload.mode, stream });
+  const envelope = await runTool(payload, emit, signal, deps);
+  deps.log.info("http.run.settle", {
+    ...run,
+    status: envelope.status,
+    ...(envelope.status === "error" ? { code: envelope.error.code } : {}),
+    elapsed_ms: Date.now() - started,
+  });
+  return envelope;
+}
+
 /** Legacy `POST /run` and `POST /run-stream` (SSE): the same runTool as the WebSocket. */
 export async function handleRunHttp(
   req: IncomingMessage,
@@ -64,7 +86,7 @@ export async function handleRunHttp(
     if (!res.writableFinished) abort.abort();
   });
   if (!stream) {
-    const envelope = await runTool(checked.payload, () => {}, abort.signal, deps);
+    const envelope = await loggedRun(checked.payload, () => {}, abort.signal, deps, false);
     return send(res, statusOf(envelope), envelope);
   }
   res.writeHead(200, SSE_HEADERS);
@@ -75,11 +97,12 @@ export async function handleRunHttp(
   let id = 0;
   const emit = (event: string, data: string) =>
     void sse.write(encodeSseEvents([{ event, id: id++, data }], { idAfterEvent: true }));
-  const envelope = await runTool(
+  const envelope = await loggedRun(
     checked.payload,
     (frame: ProgressFrame) => emit("progress", canonicalJson(frame)),
     abort.signal,
     deps,
+    true,
   );
   emit("done", canonicalJson(envelope));
   void sse.close();

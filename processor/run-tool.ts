@@ -6,6 +6,7 @@ import { TheoryError, toErrorBody } from "../src/core/errors.ts";
 import type { Logger } from "../src/core/log.ts";
 import { localRunPrefix, worldRunPrefix } from "../src/core/paths.ts";
 import { requireSecrets } from "../src/core/secrets.ts";
+import { checkInputs } from "../src/core/tool-inputs.ts";
 import { describeIssues } from "../src/core/validation.ts";
 import { localSink, worldSink, writeArtifacts } from "./artifacts.ts";
 import type { ProcessorConfig } from "./config.ts";
@@ -58,20 +59,17 @@ export function errorReply(
   };
 }
 
+/** The run's params, checked against the tool's schema; the outputs and secrets it needs. */
 function checkRunnable(payload: ProcessorPayload, tool: Tool, env: ProcessorConfig["env"]): unknown {
-  const inputs = tool.inputs.safeParse(payload.inputs);
-  if (!inputs.success) {
-    const issues = describeIssues(inputs.error).replace(/(^|; )/g, "$1inputs.");
-    throw new TheoryError("ERR_INPUTS", issues);
-  }
+  const { params } = checkInputs(tool.definition, payload.inputs);
   if (payload.outputs) {
-    const expected = [...tool.outputs, OUTPUT_INDEX].sort().join(",");
+    const expected = [...tool.definition.outputs, OUTPUT_INDEX].sort().join(",");
     if (Object.keys(payload.outputs).sort().join(",") !== expected) {
       throw new TheoryError("ERR_INPUTS", `outputs must name exactly: ${expected}`);
     }
   }
   if (payload.mode === "real") requireSecrets(tool.secrets, env);
-  return inputs.data;
+  return params;
 }
 
 /**
@@ -87,14 +85,19 @@ export async function runTool(
   const { config, tool } = deps;
   const fail = (error: ErrorBody) => runErrorEnvelope(config, payload.run_id, error);
   try {
-    const inputs = checkRunnable(payload, tool, config.env);
-    const files = await tool.run({ mode: payload.mode, inputs, env: config.env, emit, signal });
+    const params = checkRunnable(payload, tool, config.env);
+    const files = await tool.run({ mode: payload.mode, params, env: config.env, emit, signal });
     signal.throwIfAborted();
     // The payload schema guarantees outputs and world_id come together (world scope).
     const sink = payload.outputs
       ? worldSink(payload.outputs, deps.fetch)
       : localSink(config.artifactsRoot, payload.write_prefix);
-    const written = await writeArtifacts({ runId: payload.run_id, files, declared: tool.outputs, sink });
+    const written = await writeArtifacts({
+      runId: payload.run_id,
+      files,
+      declared: tool.definition.outputs,
+      sink,
+    });
     return buildSuccessEnvelope({
       runId: payload.run_id,
       runPrefix: payload.world_id
@@ -109,7 +112,7 @@ export async function runTool(
     if (!(error instanceof TheoryError)) {
       deps.log.error("error.tool.crash", {
         execution_id: payload.run_id,
-        ref: tool.ref,
+        ref: tool.definition.ref,
         error: error as Error,
       });
     }

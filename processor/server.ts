@@ -23,7 +23,7 @@ export function createProcessorServer(options: {
   log: Logger;
   fetch?: typeof fetch;
 }): ProcessorServer {
-  const tool = options.tools.find((candidate) => candidate.ref === options.config.toolRef);
+  const tool = options.tools.find((candidate) => candidate.definition.ref === options.config.toolRef);
   if (!tool)
     throw new TheoryError("ERR_INPUTS", `TOOL_REF ${options.config.toolRef} is not carried by this image`);
   const deps: RunDeps = { config: options.config, tool, log: options.log, fetch: options.fetch };

@@ -14,6 +14,7 @@ import { RUN_SUBPROTOCOL } from "../src/contract/frames.ts";
 import { defaultWritePrefix } from "../src/core/paths.ts";
 import { processorAuthHeaders } from "../src/core/processor-auth.ts";
 import { readSse } from "../src/core/sse-reader.ts";
+import { llmInputs } from "./lib/inputs.ts";
 import { makeGrant, registrationFor, startControlPlane, startProcessorProcess } from "./lib/local-stack.ts";
 import { type Figures, measure, print, wsRun } from "./lib/measure.ts";
 
@@ -62,7 +63,7 @@ const payload = (id: string, maxTokens: number) =>
   JSON.stringify({
     run_id: id,
     mode: "mock",
-    inputs: { prompt: "bench", max_tokens: maxTokens },
+    inputs: llmInputs("bench", { max_tokens: maxTokens }),
     write_prefix: defaultWritePrefix(REF, id),
     settle: "fast",
   });
@@ -70,7 +71,7 @@ const runRequest = (id: string, maxTokens: number, target: "modal" | "local") =>
   ref: REF,
   run_id: id,
   mode: "mock",
-  inputs: { prompt: "bench", max_tokens: maxTokens },
+  inputs: llmInputs("bench", { max_tokens: maxTokens }),
   target,
   ...(target === "local" ? { agent: AGENT } : {}),
   artifact_scope: "local",

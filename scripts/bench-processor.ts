@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultWritePrefix } from "../src/core/paths.ts";
 import { processorAuthHeaders } from "../src/core/processor-auth.ts";
+import { echoInputs, llmInputs } from "./lib/inputs.ts";
 import { startProcessorProcess } from "./lib/local-stack.ts";
 import { measure, print, wsRun } from "./lib/measure.ts";
 
@@ -39,7 +40,7 @@ const env = {
 const echo = await startProcessorProcess({ toolRef: "echo/text@1", port: 18701, env });
 const llm = await startProcessorProcess({ toolRef: "llm/litellm@1", port: 18702, env });
 try {
-  const echoBody = (i: number) => payload("echo/text@1", `bench-${i}`, { params: { text: `hello ${i}` } });
+  const echoBody = (i: number) => payload("echo/text@1", `bench-${i}`, echoInputs(`hello ${i}`));
   for (const concurrency of [1, 32]) {
     const runs = RUNS[concurrency] as number;
     print({
@@ -61,7 +62,7 @@ try {
     await wsRun(
       `${llm.url.replace("http", "ws")}/run`,
       llm.token,
-      payload("llm/litellm@1", `tokens-${round}`, { prompt: "bench", max_tokens: 10_000 }),
+      payload("llm/litellm@1", `tokens-${round}`, llmInputs("bench", { max_tokens: 10_000 })),
       () => tokens++,
     );
     const ms = performance.now() - t0;

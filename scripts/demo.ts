@@ -7,6 +7,7 @@ import { arch } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { createLogger } from "../src/core/log.ts";
+import { echoInputs, llmInputs } from "./lib/inputs.ts";
 import { type LocalProcess, makeGrant, startControlPlane } from "./lib/local-stack.ts";
 
 const exec = promisify(execFile);
@@ -130,8 +131,8 @@ try {
     throw new Error("the agent did not come online");
   });
   const inputs = {
-    "echo/text@1": { params: { text: "hello from the Theory demo" } },
-    "llm/litellm@1": { prompt: "Say hello", max_tokens: 12 },
+    "echo/text@1": echoInputs("hello from the Theory demo"),
+    "llm/litellm@1": llmInputs("Say hello", { max_tokens: 12 }),
   };
   for (const ref of TOOLS) {
     const runId = `demo-${ref.replace(/[/@]/g, "-")}-${Date.now().toString(36)}`;
@@ -162,7 +163,7 @@ try {
     control_plane: cp.url,
     auth_file: join(home, "token"),
     artifacts: join(home, "artifacts", "outputs"),
-    try: `THEORY_TOKEN=$(cat ${join(home, "token")}) npx theory run --control-plane ${cp.url} --ref llm/litellm@1 --target local --agent ${AGENT} --inputs-json '{"prompt":"hi","max_tokens":50,"token_delay_ms":50}'`,
+    try: `THEORY_TOKEN=$(cat ${join(home, "token")}) npx theory run --control-plane ${cp.url} --ref llm/litellm@1 --target local --agent ${AGENT} --inputs-json '{"schema":"v1","params":{"messages":[{"role":"user","content":"hi"}],"max_tokens":50,"token_delay_ms":50}}'`,
     api: `curl -H "Authorization: Bearer $(cat ${join(home, "token")})" ${cp.url}/v1/agents`,
     stop: once ? "stopping now (--once)" : "Ctrl-C stops everything this started",
   });

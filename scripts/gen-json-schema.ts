@@ -1,12 +1,14 @@
 // Writes schema/*.json from the zod contract. `npm test` fails when they drift.
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { jsonSchemaFiles } from "../src/contract/json-schema.ts";
 
 const dir = join(import.meta.dirname, "..", "schema");
-mkdirSync(dir, { recursive: true });
-for (const stale of readdirSync(dir)) rmSync(join(dir, stale));
-for (const [file, text] of Object.entries(jsonSchemaFiles())) writeFileSync(join(dir, file), text);
+rmSync(dir, { recursive: true, force: true });
+for (const [file, text] of Object.entries(jsonSchemaFiles())) {
+  mkdirSync(dirname(join(dir, file)), { recursive: true });
+  writeFileSync(join(dir, file), text);
+}
 process.stdout.write(
   `${JSON.stringify({ written: Object.keys(jsonSchemaFiles()).length, dir: "schema/" })}\n`,
 );

@@ -16,6 +16,8 @@ const CliConfigSchema = z.strictObject({
   controlPlane: z.url({ protocol: /^https?$/ }).optional(),
   /** Bearer token for the control plane (THEORY_TOKEN); never logged. */
   token: z.string().min(1).optional(),
+  /** The agent's own token for its tunnel (THEORY_AGENT_TOKEN), else `token`; never logged. */
+  agentToken: z.string().min(1).optional(),
   /** The Docker Engine API socket. */
   dockerSocket: z.string().min(1),
   logLevel: z.enum(LOG_LEVELS),
@@ -24,11 +26,28 @@ export type CliConfig = z.infer<typeof CliConfigSchema>;
 
 export type ConfigFlags = Partial<Pick<CliConfig, "home" | "registry" | "controlPlane" | "logLevel">>;
 
+/** An empty credential (`THEORY_TOKEN=`) is no credential: ERR_AUTH where one is needed, never ERR_INPUTS. */
+const credential = (value: string | undefined) => (value === "" ? undefined : value);
+
+/** The credentials the environment holds, for the logger to scrub (before config is read, too). */
+export function envSecrets(env: NodeJS.ProcessEnv): string[] {
+  // PROCESSOR_TOKEN: what `theory conformance` sends a processor when --token is absent.
+  return [env.THEORY_TOKEN, env.THEORY_AGENT_TOKEN, env.PROCESSOR_TOKEN].filter(
+    (value): value is string => !!value,
+  );
+}
+
+/** Every credential the CLI may hold, from any source, for the logger to scrub. */
+export function cliSecrets(config: CliConfig, env: NodeJS.ProcessEnv): string[] {
+  return [...envSecrets(env), config.token, config.agentToken].filter((value): value is string => !!value);
+}
+
 const fromEnv = (env: NodeJS.ProcessEnv): Partial<CliConfig> => ({
   home: env.THEORY_HOME,
   registry: env.THEORY_REGISTRY,
   controlPlane: env.THEORY_CONTROL_PLANE,
-  token: env.THEORY_TOKEN,
+  token: credential(env.THEORY_TOKEN),
+  agentToken: credential(env.THEORY_AGENT_TOKEN),
   dockerSocket: env.DOCKER_HOST?.startsWith("unix://") ? env.DOCKER_HOST.slice("unix://".length) : undefined,
   logLevel: env.THEORY_LOG_LEVEL as CliConfig["logLevel"] | undefined,
 });
@@ -53,15 +72,16 @@ export function resolveCliConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags, cwd
       throw new TheoryError("ERR_INPUTS", `${join(home, "config.json")} is not valid JSON`);
     }
   }
-  const merged = { ...defaults, ...defined(fromEnv(env)), ...defined(file), ...defined(flags) };
+  const fromFile = { ...file, token: credential(file.token), agentToken: credential(file.agentToken) };
+  const merged = { ...defaults, ...defined(fromEnv(env)), ...defined(fromFile), ...defined(flags) };
   const parsed = CliConfigSchema.safeParse(merged);
   if (!parsed.success) throw new TheoryError("ERR_INPUTS", `configuration: ${describeIssues(parsed.error)}`);
   const absolute = (path: string) => (isAbsolute(path) ? path : resolve(cwd, path));
   return { ...parsed.data, home: absolute(parsed.data.home), registry: absolute(parsed.data.registry) };
 }
 
-/** What may be logged of the config: everything but the token. */
+/** What may be logged of the config: everything but the tokens. */
 export function describeCliConfig(config: CliConfig): Record<string, unknown> {
-  const { token, ...rest } = config;
-  return { ...rest, token: token ? "set" : "unset" };
+  const { token, agentToken, ...rest } = config;
+  return { ...rest, token: token ? "set" : "unset", agentToken: agentToken ? "set" : "unset" };
 }

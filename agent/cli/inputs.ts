@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
-import { InputsSchema } from "../../src/contract/primitives.ts";
+import { type Inputs, InputsEnvelopeSchema } from "../../src/contract/tools/index.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import { describeIssues } from "../../src/core/validation.ts";
 import type { OptionSpecs } from "./command.ts";
 
 /** The run's inputs, a JSON object: a command declares these with `oneOf: INPUT_FLAGS`. */
@@ -22,7 +23,7 @@ async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
 export async function readInputs(
   values: { "inputs-json"?: string; "inputs-file"?: string; inputs?: string },
   stdin: NodeJS.ReadableStream,
-): Promise<Record<string, unknown>> {
+): Promise<Inputs> {
   let text: string;
   if (values["inputs-json"] !== undefined) text = values["inputs-json"];
   else if (values["inputs-file"] !== undefined) {
@@ -37,8 +38,12 @@ export async function readInputs(
   } catch {
     throw new TheoryError("ERR_INPUTS", "inputs are not valid JSON");
   }
-  const inputs = InputsSchema.safeParse(parsed);
-  if (!inputs.success || Array.isArray(parsed))
-    throw new TheoryError("ERR_INPUTS", "inputs must be a JSON object");
+  // The envelope here; the tool's own schema where the run is planned (API or direct run).
+  const inputs = InputsEnvelopeSchema.safeParse(parsed);
+  if (!inputs.success)
+    throw new TheoryError(
+      "ERR_INPUTS",
+      `${describeIssues(inputs.error, ["inputs"])} (inputs are {"schema":"v1","params":{…}})`,
+    );
   return inputs.data;
 }

@@ -11,17 +11,19 @@ import {
   readGlobals,
   topLevelHelp,
 } from "./command.ts";
-import { describeCliConfig, resolveCliConfig } from "./config.ts";
+import { cliSecrets, describeCliConfig, envSecrets, resolveCliConfig } from "./config.ts";
 import type { CliContext } from "./context.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   agent: () => import("../commands/agent.ts"),
+  conformance: () => import("../commands/conformance.ts"),
   imagectl: () => import("../commands/imagectl.ts"),
   localctl: () => import("../commands/localctl.ts"),
   modalctl: () => import("../commands/modalctl.ts"),
   run: () => import("../commands/run.ts"),
   runs: () => import("../commands/runs.ts"),
+  tools: () => import("../commands/tools.ts"),
 };
 
 const NAMES = Object.keys(COMMANDS).join("|");
@@ -40,7 +42,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const json = globals.json;
   const log = createLogger({
     level: (globals["log-level"] as "info" | undefined) ?? "info",
-    secrets: env.THEORY_TOKEN ? [env.THEORY_TOKEN] : [],
+    secrets: envSecrets(env),
   });
   if (name === undefined && helpRequested(argv)) {
     process.stdout.write(await usage());
@@ -72,7 +74,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       config,
       log: createLogger({
         level: config.logLevel,
-        secrets: config.token ? [config.token] : [],
+        secrets: cliSecrets(config, env),
         fields: { target: name },
       }),
       env,

@@ -12,7 +12,8 @@ export const command = defineCommand({
   summary: "run the local agent: tunnel to the control plane, bridge runs to started containers",
   notes:
     "Needs --control-plane URL (or THEORY_CONTROL_PLANE) and a token with agents:connect for this agent: " +
-    "THEORY_AGENT_TOKEN, else THEORY_TOKEN. Runs until SIGINT or SIGTERM, then prints {agent_id, stopped}.",
+    "THEORY_AGENT_TOKEN, else THEORY_TOKEN. Runs until SIGINT or SIGTERM, then prints {agent_id, stopped}, " +
+    "reconnecting with backoff while the control plane is away; a refused credential or Hello stops it with ERR_AUTH.",
   options: {
     "agent-id": {
       type: "string",
@@ -27,7 +28,7 @@ export const command = defineCommand({
     const controlPlane = context.config.controlPlane;
     if (!controlPlane)
       throw new TheoryError("ERR_INPUTS", "--control-plane URL (or THEORY_CONTROL_PLANE) is required");
-    const token = context.env.THEORY_AGENT_TOKEN ?? context.config.token;
+    const token = context.config.agentToken ?? context.config.token;
     if (!token)
       throw new TheoryError(
         "ERR_AUTH",
@@ -43,11 +44,17 @@ export const command = defineCommand({
       home: context.config.home,
       log: context.log.child({ target: "local" }),
     });
+    const stopRequested = new Promise<void>((resolve) => {
+      if (context.signal.aborted) resolve();
+      context.signal.addEventListener("abort", () => resolve(), { once: true });
+    });
     daemon.start();
-    await new Promise<void>((resolve) =>
-      context.signal.addEventListener("abort", () => resolve(), { once: true }),
-    );
-    await daemon.stop();
+    // Up until SIGINT/SIGTERM, across control-plane outages; a permanent refusal rejects (ERR_AUTH).
+    try {
+      await Promise.race([daemon.finished(), stopRequested]);
+    } finally {
+      await daemon.stop();
+    }
     return { value: { agent_id: agentId.data, stopped: true } };
   },
 });

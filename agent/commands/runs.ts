@@ -1,9 +1,19 @@
+import { resolve } from "node:path";
+import {
+  MAX_RUN_PAGE,
+  RUN_PAGE_DEFAULT,
+  RunListQuerySchema,
+  type RunSummary,
+} from "../../src/contract/api.ts";
 import { RunIdSchema } from "../../src/contract/primitives.ts";
+import { canonicalJson } from "../../src/core/canonical.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { SseEvent } from "../../src/core/sse-reader.ts";
-import { type CommandInput, defineCommand, type OptionSpecs } from "../cli/command.ts";
+import { parseOrThrow } from "../../src/core/validation.ts";
+import { type CommandInput, defineCommand, type OptionSpecs, positiveIntFlag } from "../cli/command.ts";
 import type { CliContext, CommandResult } from "../cli/context.ts";
 import { controlPlaneClientFor } from "../control-plane/client.ts";
+import { downloadRun } from "../control-plane/download.ts";
 
 const RUN_ID = [{ name: "ID", description: "the run's id" }] as const;
 
@@ -55,11 +65,113 @@ async function events(
   return { raw: "" };
 }
 
+const LIST_OPTIONS = {
+  ref: { type: "string", placeholder: "R", description: "only runs of this tool" },
+  state: {
+    type: "string",
+    placeholder: "STATE",
+    description: "only runs in this state: queued|running|succeeded|failed|canceled",
+  },
+  target: { type: "string", placeholder: "local|modal", description: "only runs on this target" },
+  agent: { type: "string", placeholder: "ID", description: "only runs on this agent" },
+  tag: { type: "string", placeholder: "TAG", description: "only runs with this tag" },
+  "created-after": { type: "string", placeholder: "TIME", description: "only runs created after (ISO 8601)" },
+  "created-before": {
+    type: "string",
+    placeholder: "TIME",
+    description: "only runs created before (ISO 8601)",
+  },
+  limit: {
+    type: "string",
+    placeholder: "N",
+    description: `at most N runs, across pages (default ${RUN_PAGE_DEFAULT})`,
+  },
+  cursor: { type: "string", placeholder: "C", description: "start after a listing's next cursor" },
+} as const satisfies OptionSpecs;
+
+/** Largest --limit: enough pages for anyone reading a table. */
+const MAX_LISTED = 100 * MAX_RUN_PAGE;
+
+/** A terminal's table: one run a line, the columns that tell runs apart. */
+function table(runs: RunSummary[]): string {
+  const rows = [
+    ["RUN", "REF", "TARGET", "STATE", "CREATED", "TAGS"],
+    ...runs.map((run) => [
+      run.run_id,
+      run.ref,
+      run.agent ? `${run.target}:${run.agent}` : run.target,
+      run.state,
+      run.created_at.replace(/\.\d{3}Z$/, "Z"),
+      (run.tags ?? []).join(","),
+    ]),
+  ];
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+async function list(
+  { values }: CommandInput<typeof LIST_OPTIONS>,
+  context: CliContext,
+): Promise<CommandResult> {
+  const max = positiveIntFlag(values.limit, "--limit", MAX_LISTED) ?? RUN_PAGE_DEFAULT;
+  const query = parseOrThrow(
+    RunListQuerySchema,
+    {
+      ref: values.ref,
+      state: values.state,
+      target: values.target,
+      agent: values.agent,
+      tag: values.tag,
+      created_after: values["created-after"],
+      created_before: values["created-before"],
+      cursor: values.cursor,
+    },
+    "runs list",
+  );
+  const client = controlPlaneClientFor(context);
+  const runs: RunSummary[] = [];
+  let next: string | null = null;
+  for await (const page of client.pages(query, max)) {
+    runs.push(...page.runs);
+    next = page.next_cursor;
+  }
+  if (next)
+    context.log.info("runs.list.more", { next_cursor: next, hint: "--cursor C lists the runs after these" });
+  if (process.stdout.isTTY && !values.json) return { raw: runs.length ? `${table(runs)}\n` : "" };
+  return { raw: runs.map((run) => `${canonicalJson(run)}\n`).join("") };
+}
+
+const DOWNLOAD_OPTIONS = {
+  out: { type: "string", placeholder: "DIR", description: "where the files go (default ./ID)" },
+} as const satisfies OptionSpecs;
+
+async function download(
+  { values, positionals }: CommandInput<typeof DOWNLOAD_OPTIONS>,
+  context: CliContext,
+): Promise<CommandResult> {
+  const runId = runIdOf(positionals);
+  const dir = resolve(values.out ?? runId);
+  return { value: await downloadRun(controlPlaneClientFor(context), runId, dir) };
+}
+
 export const command = defineCommand({
   name: "runs",
-  summary: "get|events|cancel a run on the control plane",
+  summary: "list|get|events|cancel|download runs on the control plane",
   notes: "Control plane from --control-plane URL or THEORY_CONTROL_PLANE, token from THEORY_TOKEN.",
   subcommands: [
+    defineCommand({
+      name: "list",
+      summary: "runs, newest first, filtered: a table on a terminal, else (or with --json) NDJSON",
+      options: LIST_OPTIONS,
+      run: list,
+    }),
     defineCommand({
       name: "get",
       summary: "the run resource {run_id, ref, target, state, envelope|null}",
@@ -78,6 +190,13 @@ export const command = defineCommand({
       summary: "cancel the run (it settles ERR_CANCELED)",
       positionals: RUN_ID,
       run: cancel,
+    }),
+    defineCommand({
+      name: "download",
+      summary: "write the run's world-scope outputs and outputs.json below DIR, checked against its proof",
+      options: DOWNLOAD_OPTIONS,
+      positionals: RUN_ID,
+      run: download,
     }),
   ],
 });

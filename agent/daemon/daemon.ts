@@ -12,6 +12,7 @@ import type { ErrorBody } from "../../src/contract/envelope.ts";
 import { MAX_FRAME_BYTES, RUN_SUBPROTOCOL } from "../../src/contract/frames.ts";
 import type { Platform } from "../../src/contract/primitives.ts";
 import { type BackoffPolicy, backoffDelay } from "../../src/core/backoff.ts";
+import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { processorAuthHeaders } from "../../src/core/processor-auth.ts";
 import { containerHealthy, readContainers } from "../localctl/state.ts";
@@ -25,6 +26,12 @@ export const TUNNEL_HIGH_WATER_BYTES = 1024 * 1024;
 
 /** One health probe of a started container, for Hello and before each bridge. */
 const HEALTH_PROBE_MS = 2000;
+
+/** A refused upgrade's body is an API error of a few hundred bytes; read no more than this of it. */
+const REFUSAL_BODY_MAX_BYTES = 4096;
+
+/** The tunnel's close code for a Hello the control plane will never accept (another agent's id). */
+const CLOSE_POLICY_VIOLATION = 1008;
 
 /** Reconnect: exponential with jitter, capped, forever (the control plane may be down for a while). */
 export const RECONNECT_BACKOFF: BackoffPolicy = {
@@ -60,7 +67,9 @@ interface Bridge {
 /**
  * `theory agent`: dials the control plane (no inbound port), says Hello, heartbeats, and bridges
  * each dispatched run to ws://127.0.0.1:{port}/run of the container localctl started. Frames pass
- * through as their original text. Reconnects with bounded backoff; never starts anything.
+ * through as their original text. Reconnects with capped backoff until stopped, except when the
+ * control plane refuses it for good (docs/protocols.md#the-agents-lifecycle); never starts anything.
+ * A library: it never exits the process, it reports how it ended through `finished()`.
  */
 export class AgentDaemon {
   private readonly options: Required<Omit<AgentDaemonOptions, "random">> & { random: () => number };
@@ -75,6 +84,10 @@ export class AgentDaemon {
   private throttled = false;
   /** Resolves each time a Hello was sent (tests and the CLI wait on the first). */
   private onReady: (() => void)[] = [];
+  /** How this run of the daemon ends: stop() resolves it, a permanent refusal rejects it. */
+  private outcome = settledOutcome();
+  /** Set when the control plane refused the connection now closing for good (401/403 upgrade). */
+  private refusal?: TheoryError;
 
   constructor(options: AgentDaemonOptions) {
     this.options = { heartbeatMs: 15_000, reconnect: RECONNECT_BACKOFF, random: Math.random, ...options };
@@ -82,7 +95,17 @@ export class AgentDaemon {
 
   start(): void {
     this.stopped = false;
+    this.refusal = undefined;
+    this.outcome = pendingOutcome();
     this.connect();
+  }
+
+  /**
+   * Settles when the daemon stops: resolves after stop(), rejects with ERR_AUTH when the control
+   * plane refused it for good (the upgrade answered 401 or 403, or the tunnel closed 1008).
+   */
+  finished(): Promise<void> {
+    return this.outcome.promise;
   }
 
   /** Resolves once connected and Hello was sent. */
@@ -91,11 +114,8 @@ export class AgentDaemon {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.reconnectTimer);
-    clearInterval(this.heartbeat);
-    for (const bridge of this.bridges.values()) bridge.processor?.close(1001, "agent stopping");
-    this.bridges.clear();
+    this.halt();
+    this.outcome.resolve();
     const socket = this.socket;
     if (socket && socket.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => {
@@ -103,6 +123,15 @@ export class AgentDaemon {
         socket.close(1001, "agent stopping");
       });
     }
+  }
+
+  /** No reconnect, no heartbeat, no bridges: the daemon is done, however it ended. */
+  private halt(): void {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeat);
+    for (const bridge of this.bridges.values()) bridge.processor?.close(1001, "agent stopping");
+    this.bridges.clear();
   }
 
   private get log() {
@@ -122,19 +151,39 @@ export class AgentDaemon {
       if (!isBinary) this.onControl(data.toString());
     });
     socket.on("unexpected-response", (_request, response) => {
-      this.log.error("ws.connect.error", { agent: this.options.agentId, status: response.statusCode });
-      socket.terminate();
+      const status = response.statusCode ?? 0;
+      this.log.error("ws.connect.error", { agent: this.options.agentId, status });
+      if (status !== 401 && status !== 403) return socket.terminate();
+      // A credential the control plane rejects stays rejected: say why, then stop for good.
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => {
+        if (body.length < REFUSAL_BODY_MAX_BYTES) body += chunk;
+      });
+      response.on("error", () => {});
+      response.once("close", () => {
+        this.refusal = this.refused(`${apiErrorMessage(body) ?? "credential refused"} (HTTP ${status})`);
+        socket.terminate();
+      });
     });
     socket.on("error", (error) =>
       this.log.warn("ws.connect.error", { agent: this.options.agentId, error: error.message }),
     );
-    socket.on("close", (code) => this.onClose(socket, code));
+    socket.on("close", (code, reason) => this.onClose(socket, code, reason.toString()));
+  }
+
+  private refused(why: string): TheoryError {
+    return new TheoryError(
+      "ERR_AUTH",
+      `the control plane refused agent ${this.options.agentId}: ${why}; ` +
+        "THEORY_AGENT_TOKEN needs agents:connect and must be issued for this agent id",
+    );
   }
 
   private async onOpen(socket: WebSocket): Promise<void> {
     this.attempt = 0;
     this.awaitingPong = 0;
-    this.log.info("ws.connect.ok", { agent: this.options.agentId });
+    this.log.info("ws.connect.ok", { agent: this.options.agentId, protocol: socket.protocol });
     this.send({
       kind: "Hello",
       content: { agent_id: this.options.agentId, platform: this.options.platform, tools: await this.tools() },
@@ -161,7 +210,7 @@ export class AgentDaemon {
     );
   }
 
-  private onClose(socket: WebSocket, code: number) {
+  private onClose(socket: WebSocket, code: number, reason: string) {
     if (this.socket !== socket) return;
     clearInterval(this.heartbeat);
     // The control plane settles runs whose agent vanished; nothing is left to bridge here.
@@ -169,9 +218,21 @@ export class AgentDaemon {
     this.bridges.clear();
     this.throttled = false;
     if (this.stopped) return;
+    const refusal =
+      this.refusal ??
+      (code === CLOSE_POLICY_VIOLATION
+        ? this.refused(`${reason.replace(/^ERR_[A-Z_]+: /, "") || "policy violation"} (close ${code})`)
+        : undefined);
+    if (refusal) {
+      this.halt();
+      this.log.error("agent.refused", { agent: this.options.agentId, code, message: refusal.message });
+      this.outcome.reject(refusal);
+      return;
+    }
     const delay = backoffDelay(this.options.reconnect, this.attempt++, this.options.random);
     this.log.warn("agent.reconnect", { agent: this.options.agentId, code, delay_ms: delay });
-    this.reconnectTimer = setTimeout(() => this.connect(), delay).unref();
+    // Not unref()ed: while the control plane is away this timer is all that keeps the process alive.
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
   private send(frame: AgentFrame): void {
@@ -310,5 +371,34 @@ export class AgentDaemon {
         ? { kind: "Relay", content: { run_id: runId, data: frames[0] as string } }
         : { kind: "RelayBatch", content: { run_id: runId, frames } },
     );
+  }
+}
+
+interface Outcome {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(error: TheoryError): void;
+}
+
+function pendingOutcome(): Outcome {
+  const { promise, resolve, reject } = Promise.withResolvers<void>();
+  // Whoever awaits finished() sees a rejection; a daemon nobody awaits must not crash the process.
+  promise.catch(() => {});
+  return { promise, resolve: () => resolve(), reject };
+}
+
+function settledOutcome(): Outcome {
+  const outcome = pendingOutcome();
+  outcome.resolve();
+  return outcome;
+}
+
+/** The message of an API error body ({"status":"error","error":{"code","message"}}), if it is one. */
+function apiErrorMessage(body: string): string | undefined {
+  try {
+    const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
+    return typeof message === "string" ? message : undefined;
+  } catch {
+    return undefined;
   }
 }

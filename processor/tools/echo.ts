@@ -1,17 +1,12 @@
-import { z } from "zod";
+import type { z } from "zod";
+import { echoText } from "../../src/contract/tools/index.ts";
 import type { Tool } from "./tool.ts";
 
-const EchoInputsSchema = z.strictObject({
-  params: z.strictObject({ text: z.string().max(1024 * 1024) }),
-});
-
 /** Deterministic, secret-free: writes its input text back. The same in both modes. */
-export const echoTool: Tool<z.infer<typeof EchoInputsSchema>> = {
-  ref: "echo/text@1",
-  inputs: EchoInputsSchema,
-  outputs: ["text/echo.txt"],
+export const echoTool: Tool<z.infer<typeof echoText.inputs.v1>> = {
+  definition: echoText,
   secrets: [],
-  async run({ inputs }) {
-    return { "text/echo.txt": inputs.params.text };
+  async run({ params }) {
+    return { "text/echo.txt": params.text };
   },
 };

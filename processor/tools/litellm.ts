@@ -1,20 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import OpenAI from "openai";
-import { z } from "zod";
+import type { z } from "zod";
 import type { ErrorCode } from "../../src/contract/errors.ts";
+import { llmLitellm } from "../../src/contract/tools/index.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { type Emit, type Tool, yieldToEventLoop } from "./tool.ts";
 
-const LitellmInputsSchema = z.strictObject({
-  prompt: z.string().min(1).max(100_000),
-  /** Required by mode "real": the upstream model name. */
-  model: z.string().min(1).max(256).optional(),
-  system: z.string().max(100_000).optional(),
-  max_tokens: z.int().min(1).max(100_000).optional(),
-  /** Mode "mock" only: a pause before each token, to stream like a real model (demos, cancel tests). */
-  token_delay_ms: z.int().min(0).max(1000).optional(),
-});
-type LitellmInputs = z.infer<typeof LitellmInputsSchema>;
+type LitellmParams = z.infer<typeof llmLitellm.inputs.v1>;
 
 const OUTPUT = "text/response.txt";
 const CANNED =
@@ -29,7 +21,7 @@ export function mockTokens(maxTokens: number = CANNED_WORDS.length): string[] {
   });
 }
 
-async function streamMock(inputs: LitellmInputs, emit: Emit, signal: AbortSignal): Promise<string> {
+async function streamMock(inputs: LitellmParams, emit: Emit, signal: AbortSignal): Promise<string> {
   let reply = "";
   for (const [i, text] of mockTokens(inputs.max_tokens).entries()) {
     if (inputs.token_delay_ms) await sleep(inputs.token_delay_ms, undefined, { signal });
@@ -70,20 +62,17 @@ function mapUpstreamError(error: unknown): TheoryError | unknown {
 }
 
 async function streamReal(
-  inputs: LitellmInputs,
+  inputs: LitellmParams,
   context: { env: Readonly<Record<string, string | undefined>>; emit: Emit; signal: AbortSignal },
 ): Promise<string> {
-  if (!inputs.model) throw new TheoryError("ERR_INPUTS", 'inputs.model is required in mode "real"');
+  if (!inputs.model) throw new TheoryError("ERR_INPUTS", 'inputs.params.model is required in mode "real"');
   // Retries belong to the orchestrator, never here (docs/operations.md#retries-health-and-budgets).
   const client = new OpenAI({
     apiKey: context.env.LITELLM_API_KEY,
     baseURL: context.env.LITELLM_BASE_URL,
     maxRetries: 0,
   });
-  const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
-    ...(inputs.system ? [{ role: "system" as const, content: inputs.system }] : []),
-    { role: "user", content: inputs.prompt },
-  ];
+  const messages: OpenAI.Chat.ChatCompletionMessageParam[] = inputs.messages;
   let reply = "";
   try {
     const stream = await client.chat.completions.create(
@@ -92,6 +81,7 @@ async function streamReal(
         messages,
         stream: true,
         ...(inputs.max_tokens ? { max_tokens: inputs.max_tokens } : {}),
+        ...(inputs.temperature !== undefined ? { temperature: inputs.temperature } : {}),
       },
       { signal: context.signal },
     );
@@ -108,12 +98,10 @@ async function streamReal(
 }
 
 /** An LLM behind an OpenAI-compatible API (LiteLLM or any other), streamed as Token frames. */
-export const litellmTool: Tool<LitellmInputs> = {
-  ref: "llm/litellm@1",
-  inputs: LitellmInputsSchema,
-  outputs: [OUTPUT],
+export const litellmTool: Tool<LitellmParams> = {
+  definition: llmLitellm,
   secrets: ["LITELLM_API_KEY", "LITELLM_BASE_URL"],
-  async run({ mode, inputs, env, emit, signal }) {
+  async run({ mode, params: inputs, env, emit, signal }) {
     const reply =
       mode === "mock"
         ? await streamMock(inputs, emit, signal)

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { EventFrameSchema, LogFrameSchema, TokenFrameSchema } from "../../src/contract/frames.ts";
 import type { Mode } from "../../src/contract/primitives.ts";
+import type { ToolDefinition } from "../../src/contract/tools/index.ts";
 
 /** Frames a tool may stream while it works; the transports add Ack and RunResult. */
 export type ProgressFrame =
@@ -10,9 +11,10 @@ export type ProgressFrame =
 
 export type Emit = (frame: ProgressFrame) => void;
 
-export interface ToolContext<I> {
+export interface ToolContext<P> {
   mode: Mode;
-  inputs: I;
+  /** The `params` of the run's inputs, checked against the definition's schema version. */
+  params: P;
   env: Readonly<Record<string, string | undefined>>;
   emit: Emit;
   signal: AbortSignal;
@@ -21,14 +23,12 @@ export interface ToolContext<I> {
 /** Artifact path (relative to the run prefix) -> content. */
 export type ToolFiles = Record<string, string | Uint8Array>;
 
-export interface Tool<I = unknown> {
-  ref: string;
-  inputs: z.ZodType<I>;
-  /** Every file the tool may write; anything else is refused. */
-  outputs: readonly string[];
+/** A tool this image carries: its shared definition (src/contract/tools), its secrets, its work. */
+export interface Tool<P = unknown> {
+  definition: ToolDefinition;
   /** Environment variables required in mode "real". */
   secrets: readonly string[];
-  run(context: ToolContext<I>): Promise<ToolFiles>;
+  run(context: ToolContext<P>): Promise<ToolFiles>;
 }
 
 /** Lets a long loop give the event loop (and a pending Cancel) a turn. */

@@ -96,6 +96,28 @@ export function makeToken(name = "local"): { token: string; authTokens: string }
   return { token, authTokens: JSON.stringify([grant]) };
 }
 
+const wranglerBin = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+
+/**
+ * The run index's schema (migrations/) into the local D1 under `stateDir`, as `wrangler dev
+ * --persist-to stateDir` then finds it; already applied migrations are skipped.
+ */
+export async function applyRunIndexMigrations(stateDir: string): Promise<void> {
+  const child = spawn(
+    process.execPath,
+    [wranglerBin, "d1", "migrations", "apply", "RUN_INDEX", "--local", "--persist-to", stateDir],
+    {
+      cwd: root,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (chunk) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`wrangler d1 migrations apply failed (${code}): ${stderr.slice(-2000)}`);
+}
+
 /** The control plane under `wrangler dev` on loopback, with its own state folder and settings. */
 export async function startControlPlane(options: {
   port: number;
@@ -117,11 +139,14 @@ export async function startControlPlane(options: {
       .map(([key, value]) => `${key}='${value}'`)
       .join("\n"),
   );
+  const stateDir = options.stateDir ?? join(dir, "state");
+  // The control plane's own config has the run index (D1); another Worker's (the floor's) has none.
+  if (!options.config) await applyRunIndexMigrations(stateDir);
   // Wrangler's own launcher would pick whatever `node` is first on PATH; run it on this Node (24).
   const child = spawn(
     process.execPath,
     [
-      join(root, "node_modules", "wrangler", "bin", "wrangler.js"),
+      wranglerBin,
       "dev",
       ...(options.config ? ["--config", options.config] : []),
       ...(options.inspectorPort ? ["--inspector-port", String(options.inspectorPort)] : []),
@@ -132,7 +157,7 @@ export async function startControlPlane(options: {
       "--env-file",
       envFile,
       "--persist-to",
-      options.stateDir ?? join(dir, "state"),
+      stateDir,
       "--show-interactive-dev-session=false",
       "--log-level",
       "error",

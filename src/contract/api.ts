@@ -1,21 +1,54 @@
 import { z } from "zod";
+import { AgentToolSchema } from "./agent-frames.ts";
 import { EnvelopeSchema } from "./envelope.ts";
 import {
   AgentIdSchema,
   ArtifactScopeSchema,
   DigestSchema,
   HttpUrlSchema,
-  InputsSchema,
   ModeSchema,
   OciRefSchema,
+  PlatformSchema,
   ProcessorTokenSchema,
   RunIdSchema,
   TargetSchema,
   WritePrefixSchema,
 } from "./primitives.ts";
 import { RefSchema } from "./ref.ts";
+import { InputsEnvelopeSchema } from "./tools/definition.ts";
 
 export const WebhookEventSchema = z.enum(["start", "completed"]);
+
+/** Limits on a run's labels (docs/api.md#tags-and-metadata): small enough to index and to send along. */
+export const MAX_TAGS = 10;
+export const MAX_METADATA_KEYS = 16;
+export const MAX_METADATA_VALUE_CHARS = 256;
+
+/** A tag: 1-64 of [A-Za-z0-9_.:/=-], starting alphanumeric (`nightly`, `team:ml`, `pr-42`). */
+export const TagSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:/=-]{0,63}$/, "must be 1-64 of [A-Za-z0-9_.:/=-], starting alphanumeric");
+
+export const TagsSchema = z
+  .array(TagSchema)
+  .max(MAX_TAGS)
+  .refine((tags) => new Set(tags).size === tags.length, "tags must be unique");
+
+/** A flat object of short strings; keys 1-64 of [A-Za-z0-9_.-], starting alphanumeric. */
+export const MetadataSchema = z
+  .record(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+        "keys must be 1-64 of [A-Za-z0-9_.-], starting alphanumeric",
+      ),
+    z.string().max(MAX_METADATA_VALUE_CHARS),
+  )
+  .refine(
+    (metadata) => Object.keys(metadata).length <= MAX_METADATA_KEYS,
+    `at most ${MAX_METADATA_KEYS} keys`,
+  );
 
 /** `POST /v1/runs` (docs/api.md#runs). */
 export const RunRequestSchema = z
@@ -23,13 +56,16 @@ export const RunRequestSchema = z
     ref: RefSchema,
     run_id: RunIdSchema.optional(),
     mode: ModeSchema,
-    inputs: InputsSchema,
+    inputs: InputsEnvelopeSchema,
     target: TargetSchema,
     agent: AgentIdSchema.optional(),
     artifact_scope: ArtifactScopeSchema,
     write_prefix: WritePrefixSchema.optional(),
     expected_oci: OciRefSchema.optional(),
     timeout_s: z.int().min(1).max(3600).optional(),
+    /** Labels for finding the run again; never sent to the processor, never in the envelope. */
+    tags: TagsSchema.optional(),
+    metadata: MetadataSchema.optional(),
     webhook: z
       .strictObject({
         url: HttpUrlSchema,
@@ -65,6 +101,9 @@ export const RunResourceSchema = z.strictObject({
   target: TargetSchema,
   state: RunStateSchema,
   envelope: EnvelopeSchema.nullable(),
+  /** As the request gave them; absent when it gave none. */
+  tags: TagsSchema.optional(),
+  metadata: MetadataSchema.optional(),
 });
 export type RunResource = z.infer<typeof RunResourceSchema>;
 
@@ -79,18 +118,18 @@ export const EndpointRegistrationSchema = z.strictObject({
 });
 export type EndpointRegistration = z.infer<typeof EndpointRegistrationSchema>;
 
-/** What `PUT` and `GET /v1/endpoints/{ref}` answer: the registration without its token. */
-export const EndpointResourceSchema = z.strictObject({
+/** `GET /v1/endpoints/{ref}` (and the PUT's answer): the registration under its ref, without its token. */
+export const EndpointSchema = z.strictObject({
   ref: RefSchema,
   url: HttpUrlSchema,
   image_digest: DigestSchema,
   /** Present (true) only for an endpoint behind Modal's proxy auth. */
   proxy_auth: z.literal(true).optional(),
 });
-export type EndpointResource = z.infer<typeof EndpointResourceSchema>;
+export type Endpoint = z.infer<typeof EndpointSchema>;
 
 /** A registration as the API shows it: never its token. */
-export function endpointResource(ref: string, registration: EndpointRegistration): EndpointResource {
+export function endpointResource(ref: string, registration: EndpointRegistration): Endpoint {
   return {
     ref,
     url: registration.url,
@@ -98,6 +137,55 @@ export function endpointResource(ref: string, registration: EndpointRegistration
     ...(registration.proxy_auth ? { proxy_auth: true as const } : {}),
   };
 }
+/** `GET /v1/runs`: one page holds at most this many runs; RUN_PAGE_DEFAULT when `limit` is absent. */
+export const MAX_RUN_PAGE = 100;
+export const RUN_PAGE_DEFAULT = 20;
+
+/** `GET /v1/runs` query (docs/api.md#listing-runs): every filter is optional, all given must match. */
+export const RunListQuerySchema = z.strictObject({
+  ref: RefSchema.optional(),
+  state: RunStateSchema.optional(),
+  target: TargetSchema.optional(),
+  agent: AgentIdSchema.optional(),
+  tag: TagSchema.optional(),
+  created_after: z.iso.datetime({ offset: true }).optional(),
+  created_before: z.iso.datetime({ offset: true }).optional(),
+  /** `next_cursor` of the page before: the page after it. Opaque. */
+  cursor: z.string().min(1).max(512).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_RUN_PAGE).optional(),
+});
+export type RunListQuery = z.infer<typeof RunListQuerySchema>;
+
+/** One run in a listing: what the index holds (the envelope is `GET /v1/runs/{id}`'s). */
+export const RunSummarySchema = z.strictObject({
+  run_id: RunIdSchema,
+  ref: RefSchema,
+  target: TargetSchema,
+  agent: AgentIdSchema.optional(),
+  state: RunStateSchema,
+  tags: TagsSchema.optional(),
+  metadata: MetadataSchema.optional(),
+  created_at: z.iso.datetime(),
+  settled_at: z.iso.datetime().optional(),
+});
+export type RunSummary = z.infer<typeof RunSummarySchema>;
+
+/** A page of runs, newest first; `next_cursor` is null on the last page. */
+export const RunPageSchema = z.strictObject({
+  runs: z.array(RunSummarySchema),
+  next_cursor: z.string().nullable(),
+});
+export type RunPage = z.infer<typeof RunPageSchema>;
+
+/** What `GET /v1/agents` shows of one agent: its tunnel, and its last `Hello`. */
+export const AgentStatusSchema = z.strictObject({
+  agent_id: AgentIdSchema,
+  online: z.boolean(),
+  last_seen: z.iso.datetime().nullable(),
+  platform: PlatformSchema.nullable(),
+  tools: z.array(AgentToolSchema),
+});
+export type AgentStatus = z.infer<typeof AgentStatusSchema>;
 
 /** Bearer token scopes (docs/api.md#authentication). */
 export const SCOPES = ["runs:write", "runs:read", "endpoints:write", "agents:connect"] as const;
@@ -148,3 +236,20 @@ export const ReceiptSchema = z.strictObject({
     .optional(),
 });
 export type Receipt = z.infer<typeof ReceiptSchema>;
+
+/** `GET /v1/tools/{ref}`: a tool this control plane can run, with its schemas (docs/api.md#tools). */
+export const ToolResourceSchema = z.strictObject({
+  ref: RefSchema,
+  /** The input schema versions it takes (`inputs.schema`). */
+  schemas: z.array(z.string()),
+  /** The JSON Schema of its `inputs` (schema/tools/{ref_slug}.json); `$defs.outputs` its outputs. */
+  json_schema: z.record(z.string(), z.unknown()),
+  outputs: z.array(z.string()),
+  resources: z.strictObject({ cpu: z.number(), memory: z.string() }),
+  timeout_s: z.int(),
+  /** Environment variables it needs in mode "real". */
+  secrets: z.array(z.string()),
+  /** The platforms it is pinned for, with the pinned digest: the lanes it can run on. */
+  platforms: z.array(z.strictObject({ platform: PlatformSchema, image_digest: DigestSchema })),
+});
+export type ToolResource = z.infer<typeof ToolResourceSchema>;

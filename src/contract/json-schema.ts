@@ -1,10 +1,13 @@
 import { z } from "zod";
 import { AgentFrameSchema, ControlFrameSchema } from "./agent-frames.ts";
-import { EndpointRegistrationSchema, RunRequestSchema, RunResourceSchema } from "./api.ts";
+import { EndpointRegistrationSchema, RunPageSchema, RunRequestSchema, RunResourceSchema } from "./api.ts";
 import { ApiErrorSchema, EnvelopeSchema, OutputIndexSchema } from "./envelope.ts";
 import { ClientFrameSchema, ProcessorFrameSchema } from "./frames.ts";
+import { openApiDocument } from "./openapi.ts";
 import { ProcessorPayloadSchema } from "./payload.ts";
+import { refSlug } from "./ref.ts";
 import { ToolRegistrySchema } from "./tool-registry.ts";
+import { TOOL_DEFINITIONS, type ToolDefinition } from "./tools/index.ts";
 
 /**
  * The contract for non-TypeScript clients and processors: one JSON Schema file per wire shape.
@@ -14,6 +17,7 @@ const SCHEMAS = {
   "tool-registry.schema.json": ToolRegistrySchema,
   "run-request.schema.json": RunRequestSchema,
   "run-resource.schema.json": RunResourceSchema,
+  "run-page.schema.json": RunPageSchema,
   "endpoint-registration.schema.json": EndpointRegistrationSchema,
   "processor-payload.schema.json": ProcessorPayloadSchema,
   "envelope.schema.json": EnvelopeSchema,
@@ -25,12 +29,45 @@ const SCHEMAS = {
   "control-frame.schema.json": ControlFrameSchema,
 } as const;
 
-/** File name -> the exact text checked in under schema/. */
+const toJsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+
+/**
+ * A tool's schema document (schema/tools/{ref_slug}.json): the root validates the tool's `inputs`
+ * (`{"schema": version, "params": …}`, one branch per version); `$defs.outputs` names the paths it
+ * may write. Served by `GET /v1/tools/{ref}` too.
+ */
+export function toolJsonSchema(definition: ToolDefinition): Record<string, unknown> {
+  const versions = Object.entries(definition.inputs).map(([version, params]) =>
+    z.strictObject({ schema: z.literal(version), params }),
+  );
+  const [first, ...rest] = versions;
+  const inputs = rest.length === 0 ? (first as z.ZodType) : z.union([first as z.ZodType, ...rest]);
+  const { $schema, ...root } = toJsonSchema(inputs) as Record<string, unknown>;
+  return {
+    $schema,
+    $id: `tools/${refSlug(definition.ref)}.json`,
+    title: definition.ref,
+    ...root,
+    $defs: { ...(root.$defs as object | undefined), outputs: { enum: [...definition.outputs] } },
+  };
+}
+
+/**
+ * File name (relative to schema/) -> the exact text checked in under schema/: the JSON Schemas, each
+ * tool's schema document, and the OpenAPI document the control plane serves at /openapi.json (for
+ * generating clients without running it).
+ */
 export function jsonSchemaFiles(): Record<string, string> {
+  const wire = Object.entries(SCHEMAS).map(([file, schema]) => [
+    file,
+    { $id: file, ...toJsonSchema(schema) },
+  ]);
+  const tools = Object.values(TOOL_DEFINITIONS).map((definition) => [
+    `tools/${refSlug(definition.ref)}.json`,
+    toolJsonSchema(definition),
+  ]);
+  const openapi = ["openapi.json", openApiDocument()];
   return Object.fromEntries(
-    Object.entries(SCHEMAS).map(([file, schema]) => [
-      file,
-      `${JSON.stringify({ $id: file, ...z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) }, null, 2)}\n`,
-    ]),
+    [...wire, ...tools, openapi].map(([file, document]) => [file, `${JSON.stringify(document, null, 2)}\n`]),
   );
 }

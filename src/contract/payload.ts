@@ -1,7 +1,6 @@
 import { z } from "zod";
 import {
   HttpUrlSchema,
-  InputsSchema,
   ModeSchema,
   OUTPUT_INDEX,
   RelativePathSchema,
@@ -9,6 +8,7 @@ import {
   WorldIdSchema,
   WritePrefixSchema,
 } from "./primitives.ts";
+import { InputsEnvelopeSchema } from "./tools/definition.ts";
 
 /**
  * What the orchestrator sends a processor (docs/contract.md#the-processor-payload). `outputs` present means world scope: one
@@ -19,7 +19,7 @@ export const ProcessorPayloadSchema = z
   .strictObject({
     run_id: RunIdSchema,
     mode: ModeSchema,
-    inputs: InputsSchema,
+    inputs: InputsEnvelopeSchema,
     write_prefix: WritePrefixSchema,
     outputs: z.record(RelativePathSchema, HttpUrlSchema).optional(),
     world_id: WorldIdSchema.optional(),

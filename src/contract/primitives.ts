@@ -42,6 +42,8 @@ export const RelativePathSchema = z
   .regex(new RegExp(`^${SEGMENT}(/${SEGMENT})*$`), "must be a relative path of [A-Za-z0-9._-] segments");
 
 const NORMALIZED_ABSOLUTE_DIR = new RegExp(`^/(${SEGMENT}/)+$`);
+/** The longest file name a filesystem takes (NAME_MAX): a longer segment could never be created. */
+export const MAX_PREFIX_SEGMENT = 255;
 
 /** Why `prefix` is not a valid write_prefix, or undefined when it is (docs/contract.md#write_prefix). */
 export function writePrefixProblem(prefix: string): string | undefined {
@@ -51,6 +53,8 @@ export function writePrefixProblem(prefix: string): string | undefined {
     return "must not contain . or ..";
   if (!prefix.endsWith("/")) return "must end with /";
   if (!NORMALIZED_ABSOLUTE_DIR.test(prefix)) return "must be a normalized path of [A-Za-z0-9._-] segments";
+  if (prefix.split("/").some((segment) => segment.length > MAX_PREFIX_SEGMENT))
+    return `must have segments of at most ${MAX_PREFIX_SEGMENT} characters`;
   if (!prefix.startsWith(ARTIFACTS_ROOT) || prefix === ARTIFACTS_ROOT)
     return `must be under ${ARTIFACTS_ROOT}`;
   return undefined;
@@ -84,6 +88,3 @@ export type ArtifactScope = z.infer<typeof ArtifactScopeSchema>;
 
 export const TargetSchema = z.enum(["modal", "local"]);
 export type Target = z.infer<typeof TargetSchema>;
-
-/** Tool inputs are free-form JSON objects; each tool validates its own. */
-export const InputsSchema = z.record(z.string(), z.unknown());

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DigestSchema, EnvNameSchema, OUTPUT_INDEX, PLATFORMS, RelativePathSchema } from "./primitives.ts";
+import { DigestSchema, EnvNameSchema, PLATFORMS } from "./primitives.ts";
 import { RefSchema } from "./ref.ts";
 
 /** An image repository without tag or digest: tools are deployed by pinned digest only. */
@@ -27,10 +27,11 @@ export const ToolEntrySchema = z.strictObject({
   port: z.int().min(1).max(65535),
   resources: ResourcesSchema,
   secrets: z.array(EnvNameSchema),
-  outputs: z
-    .array(RelativePathSchema.refine((p) => p !== OUTPUT_INDEX, `${OUTPUT_INDEX} is reserved for the index`))
-    .min(1)
-    .refine((paths) => new Set(paths).size === paths.length, "outputs must be unique"),
+  /**
+   * The tool's inputs and outputs: the JSON Schema its definition exports (schema/tools/{ref_slug}.json),
+   * so the control plane knows them without asking a container.
+   */
+  schema: z.string().regex(/^schema\/tools\/[a-z0-9.-]+\.json$/, "must be schema/tools/<ref_slug>.json"),
   timeout_s: z.int().min(1).max(3600),
   modal: z.strictObject({
     app: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be a Modal app name of [a-z0-9-]"),

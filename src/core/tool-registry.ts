@@ -1,11 +1,13 @@
 import { parse as parseYaml } from "yaml";
 import { DigestSchema, OciRefSchema, type Platform } from "../contract/primitives.ts";
+import { refSlug } from "../contract/ref.ts";
 import {
   type Resources,
   type ToolEntry,
   type ToolRegistry,
   ToolRegistrySchema,
 } from "../contract/tool-registry.ts";
+import { toolSchemaFile } from "../contract/tools/index.ts";
 import { TheoryError } from "./errors.ts";
 import { parseOrThrow } from "./validation.ts";
 
@@ -23,7 +25,15 @@ export function parseToolRegistry(text: string, source = "registry.yaml"): ToolR
       `${source}: not valid YAML (${(error as Error).message.split("\n")[0]})`,
     );
   }
-  return parseOrThrow(ToolRegistrySchema, document, source);
+  const registry = parseOrThrow(ToolRegistrySchema, document, source);
+  // A ref this build defines no tool for still loads (a container may carry it); its runs are
+  // refused when their inputs are checked (toolDefinition: ERR_INPUTS).
+  for (const [ref, entry] of Object.entries(registry.tools)) {
+    const expected = toolSchemaFile(refSlug(ref));
+    if (entry.schema !== expected)
+      throw new TheoryError("ERR_INPUTS", `${source}: tools["${ref}"].schema: must be ${expected}`);
+  }
+  return registry;
 }
 
 export function lookupTool(registry: ToolRegistry, ref: string): ToolEntry {

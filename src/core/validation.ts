@@ -13,10 +13,13 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** One line naming every bad field, e.g. `port: Too big: expected number to be <=65535`. */
-export function describeIssues(error: {
-  issues: readonly { path: readonly PropertyKey[]; message: string }[];
-}): string {
-  return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`).join("; ");
+export function describeIssues(
+  error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] },
+  prefix: readonly PropertyKey[] = [],
+): string {
+  return error.issues
+    .map((issue) => `${formatPath([...prefix, ...issue.path])}: ${issue.message}`)
+    .join("; ");
 }
 
 /** Parses or throws ERR_INPUTS naming the bad fields, prefixed with what was being read. */

@@ -10,6 +10,7 @@ import {
   worldObjectKey,
   worldRunPrefix,
 } from "../core/paths.ts";
+import { checkInputs, toolDefinition } from "../core/tool-inputs.ts";
 import { envFingerprint, expectedDigest, lookupTool } from "../core/tool-registry.ts";
 
 /** Everything the orchestrator decided before talking to a processor. */
@@ -31,7 +32,8 @@ const PRESIGN_MARGIN_S = 300;
 
 /**
  * Assembles the processor payload and the expectations for one run request (docs/contract.md#the-processor-payload, #determinism-and-supply-chain).
- * Unknown ref, a bad write_prefix, or world scope without a presigner -> ERR_INPUTS.
+ * Unknown ref, inputs its tool's schema refuses, a bad write_prefix, or world scope without a
+ * presigner -> ERR_INPUTS.
  */
 export async function planRun(
   request: RunRequest & { run_id: string },
@@ -43,6 +45,8 @@ export async function planRun(
   },
 ): Promise<RunPlan> {
   const tool = lookupTool(context.toolRegistry, request.ref);
+  const definition = toolDefinition(request.ref);
+  checkInputs(definition, request.inputs);
   const runId = request.run_id;
   const writePrefix = request.write_prefix
     ? normalizeWritePrefix(request.write_prefix)
@@ -69,7 +73,7 @@ export async function planRun(
     throw new TheoryError("ERR_INPUTS", "world scope is not configured here (no presigned storage)");
   const objectKeys: Record<string, string> = {};
   const outputs: Record<string, string> = {};
-  for (const path of [...tool.outputs, OUTPUT_INDEX]) {
+  for (const path of [...definition.outputs, OUTPUT_INDEX]) {
     objectKeys[path] = worldObjectKey(context.worldId, runId, path);
     outputs[path] = await context.presignPut(
       objectKeys[path],

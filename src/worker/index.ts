@@ -1,26 +1,33 @@
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { openApiDocument } from "../contract/openapi.ts";
+import { healthRoute, openApiRoute } from "../contract/routes.ts";
 import { TheoryError } from "../core/errors.ts";
-import { agents } from "./api/agents.ts";
+import { mountAgents } from "./api/agents.ts";
 import type { AppEnv } from "./api/context.ts";
-import { endpoints } from "./api/endpoints.ts";
-import { onError, sendError } from "./api/errors.ts";
-import { hooks } from "./api/hooks.ts";
+import { mountEndpoints } from "./api/endpoints.ts";
+import { onError, sendError, validationHook } from "./api/errors.ts";
+import { mountHooks } from "./api/hooks.ts";
 import { withRuntime } from "./api/middleware.ts";
-import { runs } from "./api/runs.ts";
+import { mount } from "./api/mount.ts";
+import { mountRuns } from "./api/runs.ts";
+import { mountTools } from "./api/tools.ts";
 
 export { AgentTunnel } from "../../durable-objects/agent-tunnel.ts";
 export { EndpointDirectory } from "../../durable-objects/endpoint-directory.ts";
 export { RunSession } from "../../durable-objects/run-session.ts";
 export { WebhookLedger } from "../../durable-objects/webhook-ledger.ts";
 
-const app = new Hono<AppEnv>();
+/** Every route is one of src/contract/routes.ts, validated by the one hook (docs/api.md#routes). */
+const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-app.get("/healthz", (c) => c.json({ ok: true }));
+mount(app, healthRoute, (c) => c.json({ ok: true as const }));
+mount(app, openApiRoute, (c) => c.json(openApiDocument()));
 app.use("/v1/*", withRuntime);
-app.route("/v1/runs", runs);
-app.route("/v1/endpoints", endpoints);
-app.route("/v1/agents", agents);
-app.route("/v1/hooks", hooks);
+mountRuns(app);
+mountEndpoints(app);
+mountAgents(app);
+mountHooks(app);
+mountTools(app);
 app.notFound((c) =>
   sendError(
     c,

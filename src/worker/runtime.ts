@@ -1,15 +1,17 @@
 import type { ToolRegistry } from "../contract/tool-registry.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { type ControlPlaneConfig, resolveConfig } from "./config.ts";
+import { RunIndex } from "./run-index.ts";
 import { createObjectStore, type ObjectStore } from "./storage/index.ts";
 import { bundledToolRegistry } from "./tool-registry.ts";
 
-/** What the Worker and its Durable Objects share: config, logger, tool registry, storage. */
+/** What the Worker and its Durable Objects share: config, logger, tool registry, storage, the run index. */
 export interface Runtime {
   config: ControlPlaneConfig;
   log: Logger;
   toolRegistry: ToolRegistry;
   store: ObjectStore;
+  runIndex: RunIndex;
 }
 
 const runtimes = new WeakMap<object, Runtime>();
@@ -29,6 +31,7 @@ export function runtimeFor(env: Env): Runtime {
     log,
     toolRegistry: bundledToolRegistry(),
     store: createObjectStore(config, env.ARTIFACTS),
+    runIndex: new RunIndex(env.RUN_INDEX),
   };
   runtimes.set(env, runtime);
   return runtime;

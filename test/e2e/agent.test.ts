@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
+import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeGrant,
@@ -71,7 +72,7 @@ async function runLocal(runId: string, extra: object = {}) {
     ref: "llm/litellm@1",
     run_id: runId,
     mode: "mock",
-    inputs: { prompt: "hi", max_tokens: 5 },
+    inputs: llmInputs("hi", { max_tokens: 5 }),
     target: "local",
     agent: AGENT,
     artifact_scope: "local",
@@ -113,14 +114,14 @@ describe("theory agent against the control plane under wrangler dev", () => {
         processor.url,
         "llm/litellm@1",
         "agent-1",
-        { prompt: "hi", max_tokens: 5 },
+        llmInputs("hi", { max_tokens: 5 }),
         processor.token,
       ),
     );
   });
 
   it("a tool not started on this machine -> ERR_HEALTH (no auto-start)", async () => {
-    const resource = await runLocal("agent-2", { ref: "echo/text@1", inputs: { params: { text: "x" } } });
+    const resource = await runLocal("agent-2", { ref: "echo/text@1", inputs: echoInputs("x") });
     expect(resource).toMatchObject({
       state: "failed",
       envelope: { error: { code: "ERR_HEALTH", message: expect.stringContaining("localctl start") } },
@@ -133,7 +134,7 @@ describe("theory agent against the control plane under wrangler dev", () => {
       ref: "llm/litellm@1",
       run_id: "agent-long",
       mode: "mock",
-      inputs: { prompt: "long", max_tokens: count },
+      inputs: llmInputs("long", { max_tokens: count }),
       target: "local",
       agent: AGENT,
       artifact_scope: "local",
@@ -163,7 +164,7 @@ describe("theory agent against the control plane under wrangler dev", () => {
     });
     const receipt = (await (
       await fetch(`${controlPlane.url}/v1/runs/agent-long/receipt`, { headers })
-    ).json()) as { frames: { tokens: number }; events: unknown };
+    ).json()) as any;
     expect(receipt.frames.tokens).toBe(count);
     expect(receipt.events).toMatchObject({ stored: count + 1, dropped: 0 });
   }, 180_000);
@@ -182,7 +183,7 @@ describe("theory agent against the control plane under wrangler dev", () => {
       ref: "llm/litellm@1",
       run_id: "agent-4",
       mode: "mock",
-      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+      inputs: llmInputs("long", { max_tokens: 1000, token_delay_ms: 10 }),
       target: "local",
       agent: AGENT,
       artifact_scope: "local",
@@ -191,7 +192,7 @@ describe("theory agent against the control plane under wrangler dev", () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await fetch(`${controlPlane.url}/v1/runs/agent-4/cancel`, { method: "POST", headers });
     const resource = await runLocal("agent-4", {
-      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+      inputs: llmInputs("long", { max_tokens: 1000, token_delay_ms: 10 }),
     });
     // The processor's own ERR_CANCELED envelope, not the control plane's fallback after the grace period.
     expect(resource).toMatchObject({
@@ -205,7 +206,7 @@ describe("theory agent against the control plane under wrangler dev", () => {
       ref: "llm/litellm@1",
       run_id: "agent-5",
       mode: "mock",
-      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+      inputs: llmInputs("long", { max_tokens: 1000, token_delay_ms: 10 }),
       target: "local",
       agent: AGENT,
       artifact_scope: "local",
@@ -215,7 +216,7 @@ describe("theory agent against the control plane under wrangler dev", () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await daemon.stop();
     const resource = await runLocal("agent-5", {
-      inputs: { prompt: "long", max_tokens: 1000, token_delay_ms: 10 },
+      inputs: llmInputs("long", { max_tokens: 1000, token_delay_ms: 10 }),
       timeout_s: 600,
     });
     expect(resource).toMatchObject({

@@ -6,6 +6,7 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { echoInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeGrant,
@@ -94,7 +95,7 @@ describe("the CI example against the control plane (wrangler dev)", () => {
     const request = {
       ref: "echo/text@1",
       mode: "mock",
-      inputs: { params: { text: "from ci" } },
+      inputs: echoInputs("from ci"),
       target: "modal",
       artifact_scope: "local",
       webhook: { url: `${receiverUrl}/theory`, events: ["completed"] },
@@ -122,7 +123,7 @@ describe("the CI example against the control plane (wrangler dev)", () => {
       {
         ref: "echo/text@1",
         mode: "mock",
-        inputs: { params: { text: "x" } },
+        inputs: echoInputs("x"),
         target: "modal",
         artifact_scope: "local",
       },

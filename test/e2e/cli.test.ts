@@ -131,3 +131,38 @@ describe("the control-plane client, as the CLI uses it", () => {
     expect(result.stderr).not.toContain("some-token");
   });
 });
+
+describe("credentials", () => {
+  it("an empty THEORY_TOKEN is no token: ERR_AUTH, exit 3 (not a configuration error)", async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const runs = await theory(["runs", "get", "run-1", "--json"], {
+      THEORY_CONTROL_PLANE: url,
+      THEORY_TOKEN: "",
+    });
+    expect([runs.code, errorOf(runs).code]).toEqual([3, "ERR_AUTH"]);
+    const agent = await theory(["agent", "--agent-id", "box", "--json"], {
+      THEORY_CONTROL_PLANE: url,
+      THEORY_TOKEN: "",
+      THEORY_AGENT_TOKEN: "",
+    });
+    expect([agent.code, errorOf(agent).code]).toEqual([3, "ERR_AUTH"]);
+  });
+
+  it("THEORY_AGENT_TOKEN never reaches a log line, before or after the configuration is read", async () => {
+    const secret = "agent-secret-0123456789";
+    // Before: the unknown command's name is logged. After: config.resolved logs the control plane URL.
+    const early = await theory([`nosuch-${secret}`], { THEORY_AGENT_TOKEN: secret });
+    expect(early.code).toBe(2);
+    expect(early.stderr).toContain("nosuch-");
+    expect(early.stderr).not.toContain(secret);
+    const url = `http://127.0.0.1:${await freePort()}/${secret}`;
+    const late = await theory(["runs", "get", "run-1", "--log-level", "debug"], {
+      THEORY_CONTROL_PLANE: url,
+      THEORY_TOKEN: "some-token",
+      THEORY_AGENT_TOKEN: secret,
+    });
+    expect(late.code).toBe(7);
+    expect(late.stderr).toContain('"event":"config.resolved"');
+    expect(late.stderr).not.toContain(secret);
+  });
+});

@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { envelopeModuloRun } from "../../agent/conformance/envelope.ts";
 import { mockTokens } from "../../processor/tools/litellm.ts";
+import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeGrant,
@@ -63,7 +65,7 @@ const request = (runId: string, extra: object = {}) => ({
   ref: "llm/litellm@1",
   run_id: runId,
   mode: "mock",
-  inputs: { prompt: "hi", max_tokens: 4 },
+  inputs: llmInputs("hi", { max_tokens: 4 }),
   target: "modal",
   artifact_scope: "local",
   ...extra,
@@ -102,13 +104,13 @@ describe("conformance: the contract against the running Worker (wrangler dev)", 
 
   it("409 for a run_id reused with a different request", async () => {
     expect((await post(request("c-409"))).status).toBe(200);
-    const { status, body } = await post(request("c-409", { inputs: { prompt: "other" } }));
+    const { status, body } = await post(request("c-409", { inputs: llmInputs("other") }));
     expect(status).toBe(409);
     expect(body.error.code).toBe("ERR_CONFLICT");
   });
 
   it("a run that streams 10k tokens loses and reorders none (stored events, replayed over SSE)", async () => {
-    const { body } = await post(request("c-10k", { inputs: { prompt: "long", max_tokens: 10_000 } }));
+    const { body } = await post(request("c-10k", { inputs: llmInputs("long", { max_tokens: 10_000 }) }));
     expect(body.state).toBe("succeeded");
     const events = await sseEventsOf(await fetch(`${controlPlane.url}/v1/runs/c-10k/events`, { headers }));
     const tokens = events
@@ -122,8 +124,9 @@ describe("conformance: the contract against the running Worker (wrangler dev)", 
   });
 
   it("determinism: randomized run_ids and prefixes change only the run_id and the paths", async () => {
+    // The conformance kit's comparison (agent/conformance): equal but for the run_id and the paths.
     const normalize = (text: string, runId: string, prefix: string) =>
-      text.replaceAll(prefix, "PREFIX/").replaceAll(runId, "RUN");
+      envelopeModuloRun(text, runId, `local://${prefix}`);
     let iteration = 0;
     const reference = normalize(
       JSON.stringify((await post(request("c-ref"))).body.envelope),
@@ -151,7 +154,7 @@ describe("conformance: the contract against the running Worker (wrangler dev)", 
     const { body: missing } = await post({
       ...request("c-missing"),
       ref: "echo/text@1",
-      inputs: { params: { text: "x" } },
+      inputs: echoInputs("x"),
     });
     expect(missing).toMatchObject({ state: "failed", envelope: { error: { code: "ERR_ENDPOINT_MISSING" } } });
     await fetch(`${controlPlane.url}/v1/endpoints/echo/text@1`, {
@@ -162,7 +165,7 @@ describe("conformance: the contract against the running Worker (wrangler dev)", 
     const { body: unhealthy } = await post({
       ...request("c-unhealthy"),
       ref: "echo/text@1",
-      inputs: { params: { text: "x" } },
+      inputs: echoInputs("x"),
     });
     expect(unhealthy).toMatchObject({ state: "failed", envelope: { error: { code: "ERR_HEALTH" } } });
   });

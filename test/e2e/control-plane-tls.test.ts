@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeToken,
@@ -72,7 +73,7 @@ async function run(endpoint: string, runId: string) {
     ref: "llm/litellm@1",
     run_id: runId,
     mode: "mock",
-    inputs: { prompt: "hi", max_tokens: 5 },
+    inputs: llmInputs("hi", { max_tokens: 5 }),
     target: "modal",
     artifact_scope: "local",
   };
@@ -103,7 +104,7 @@ describe("the control plane under wrangler dev, dialing wss:// like a Modal endp
         processor.url,
         "llm/litellm@1",
         "tls-1",
-        { prompt: "hi", max_tokens: 5 },
+        llmInputs("hi", { max_tokens: 5 }),
         processor.token,
       ),
     );

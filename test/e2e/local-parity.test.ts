@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
+import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
 import { docker, freePort } from "./support/docker.ts";
 
@@ -54,7 +55,7 @@ beforeAll(async () => {
           port: await freePort(),
           resources: { cpu: 0.25, memory: "256Mi" },
           secrets: [],
-          outputs: ["text/echo.txt"],
+          schema: "schema/tools/echo.text.1.json",
           timeout_s: 30,
           modal: { app: "theory-echo-text-1" },
         },
@@ -118,7 +119,7 @@ describe("local parity: control plane + theory agent + a localctl-started contai
   });
 
   it("POST /v1/runs target local gives the same envelope bytes as `localctl run` for the same run_id", async () => {
-    const inputs = { params: { text: "parity" } };
+    const inputs = echoInputs("parity");
     const body = {
       ref: "echo/text@1",
       run_id: "parity-1",
@@ -158,7 +159,7 @@ describe("local parity: control plane + theory agent + a localctl-started contai
       ref: "llm/litellm@1",
       run_id: "parity-2",
       mode: "mock",
-      inputs: { prompt: "x" },
+      inputs: llmInputs("x"),
       target: "local",
       agent: AGENT,
       artifact_scope: "local",

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
+import { echoInputs } from "../../scripts/lib/inputs.ts";
 import { canonicalJson } from "../../src/core/canonical.ts";
 import { payloadFor, postJson, startProcessor } from "../support/processor.ts";
 import { docker, freePort } from "./support/docker.ts";
@@ -106,7 +107,7 @@ beforeAll(async () => {
     port,
     resources: { cpu: 0.25, memory: "256Mi" },
     secrets: [],
-    outputs: ["text/echo.txt"],
+    schema: "schema/tools/echo.text.1.json",
     timeout_s: 30,
     modal: { app: "theory-e2e" },
     ...extra,
@@ -121,10 +122,10 @@ beforeAll(async () => {
         "llm/litellm@1": entry(ports.llm, {
           resources: { cpu: 1, memory: "2Gi" },
           secrets: ["LITELLM_API_KEY", "LITELLM_BASE_URL"],
-          outputs: ["text/response.txt"],
+          schema: "schema/tools/llm.litellm.1.json",
         }),
         // The image does not carry this tool: its container exits at once and is never healthy.
-        "e2e/broken@1": entry(ports.broken, {}),
+        "e2e/broken@1": entry(ports.broken, { schema: "schema/tools/e2e.broken.1.json" }),
       },
     }),
   );
@@ -251,7 +252,7 @@ describe("localctl run without a started container", () => {
       "--run-id",
       "idle-1",
       "--inputs-json",
-      '{"params":{"text":"hi"}}',
+      '{"schema":"v1","params":{"text":"hi"}}',
     ]);
     expect(result.code).toBe(9);
     expect(json(result)).toEqual({
@@ -340,10 +341,7 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
   it("the started container refuses a run with another token (401 ERR_AUTH); /healthz stays open", async () => {
     const base = `http://127.0.0.1:${ports.echo}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    const refused = await postJson(
-      `${base}/run`,
-      payloadFor("echo/text@1", "no-token", { params: { text: "x" } }),
-    );
+    const refused = await postJson(`${base}/run`, payloadFor("echo/text@1", "no-token", echoInputs("x")));
     expect(refused.status).toBe(401);
     expect(JSON.parse(refused.text).error.code).toBe("ERR_AUTH");
   });
@@ -372,7 +370,7 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
   });
 
   it("run: stdout is exactly the canonical envelope the processor gives in-process; artifacts on disk", async () => {
-    const inputs = { params: { text: "hello from localctl" } };
+    const inputs = echoInputs("hello from localctl");
     const result = await localctl(h(), [
       "run",
       "--ref",
@@ -422,14 +420,14 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
         "--write-prefix",
         "/artifacts/mine/main-2",
       ],
-      { stdin: '{"params":{"text":"piped"}}' },
+      { stdin: '{"schema":"v1","params":{"text":"piped"}}' },
     );
     expect(result.code, result.stderr).toBe(0);
     expect(json(result).outputs).toEqual([{ path: "local://mine/main-2/text/echo.txt" }]);
     expect(await readFile(join(h(), "artifacts/mine/main-2/text/echo.txt"), "utf8")).toBe("piped");
   });
 
-  it("run: a contractual failure is an error envelope and its exit status (bad inputs -> 2)", async () => {
+  it("run: inputs the tool's schema refuses are ERR_INPUTS (exit 2) before any connection, naming the field", async () => {
     const result = await localctl(h(), [
       "run",
       "--ref",
@@ -439,10 +437,13 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
       "--run-id",
       "main-3",
       "--inputs-json",
-      '{"params":{}}',
+      '{"schema":"v1","params":{}}',
     ]);
     expect(result.code).toBe(2);
-    expect(json(result)).toMatchObject({ status: "error", run_id: "main-3", error: { code: "ERR_INPUTS" } });
+    expect(json(result)).toMatchObject({
+      status: "error",
+      error: { code: "ERR_INPUTS", message: expect.stringContaining("inputs.params.text") },
+    });
   });
 
   it("logs: the container's output, demultiplexed; --tail limits it", async () => {
@@ -468,7 +469,15 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
       expect([again.code, errorCode(again)]).toEqual([4, "ERR_NOT_FOUND"]);
     }
     expect(json(await localctl(h(), ["status"]))).toEqual({ containers: [] });
-    const run = await localctl(h(), ["run", "--ref", "echo/text@1", "--mode", "mock", "--inputs-json", "{}"]);
+    const run = await localctl(h(), [
+      "run",
+      "--ref",
+      "echo/text@1",
+      "--mode",
+      "mock",
+      "--inputs-json",
+      '{"schema":"v1","params":{"text":"x"}}',
+    ]);
     expect(run.code).toBe(9);
   });
 });
@@ -476,8 +485,13 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
 describe("localctl with --oci of another digest than the pin (llm/litellm@1, dummy secrets)", () => {
   const h = () => home("mismatch");
   const secrets = { LITELLM_API_KEY: "dummy-key", LITELLM_BASE_URL: "http://127.0.0.1:9/v1" };
-  const slow = '{"prompt":"hi","max_tokens":40,"token_delay_ms":100}';
-  const run = (runId: string, extra: string[] = [], inputs = '{"prompt":"hi","max_tokens":3}') =>
+  const slow =
+    '{"schema":"v1","params":{"messages":[{"role":"user","content":"hi"}],"max_tokens":40,"token_delay_ms":100}}';
+  const run = (
+    runId: string,
+    extra: string[] = [],
+    inputs = '{"schema":"v1","params":{"messages":[{"role":"user","content":"hi"}],"max_tokens":3}}',
+  ) =>
     localctl(h(), [
       "run",
       "--ref",
@@ -531,6 +545,29 @@ describe("localctl with --oci of another digest than the pin (llm/litellm@1, dum
       meta: { image_digest: other },
     });
     expect(result.stdout).toBe(`${canonicalJson(json(result))}\n`);
+  });
+
+  it("the spec's own example command runs verbatim (inputs {schema, params.messages})", async () => {
+    // theory localctl run --ref llm/litellm@1 --mode mock --inputs-json '{"schema":"v1","params":{"messages":[…]}}'
+    const result = await localctl(h(), [
+      "run",
+      "--ref",
+      "llm/litellm@1",
+      "--mode",
+      "mock",
+      "--inputs-json",
+      '{"schema":"v1","params":{"messages":[{"role":"user","content":"test"}]}}',
+      "--expected-oci",
+      `${REPO}@${other}`,
+    ]);
+    expect(result.code, result.stdout).toBe(0);
+    expect(json(result)).toMatchObject({ status: "success", meta: { image_digest: other } });
+  });
+
+  it("inputs the tool refuses are ERR_INPUTS (exit 2) before any connection, naming the field", async () => {
+    const result = await run("mm-bad", [], '{"schema":"v1","params":{"messages":[]}}');
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout).error.message).toContain("inputs.params.messages");
   });
 
   it("run with --expected-oci naming the started digest succeeds", async () => {

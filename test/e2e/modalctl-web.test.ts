@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { type LocalProcess, makeGrant } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { modalProxyHeaders, processorAuthHeaders } from "../../src/core/processor-auth.ts";
@@ -26,7 +27,7 @@ const APP = "theory-llm-litellm-1";
 const AGENT = "web-parity-box";
 const REPOSITORY = "127.0.0.1:5000/theory/modal-web-e2e";
 const SECRETS = { LITELLM_API_KEY: "sk-standin-test", LITELLM_BASE_URL: "http://127.0.0.1:9/v1" };
-const INPUTS = { prompt: "hi", max_tokens: 5 };
+const INPUTS = llmInputs("hi", { max_tokens: 5 });
 const PROXY_ENV = { MODAL_PROXY_KEY: TEST_MODAL_PROXY.key, MODAL_PROXY_SECRET: TEST_MODAL_PROXY.secret };
 
 let dir = "";

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { sandboxSpec } from "../../agent/modalctl/plan.ts";
+import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import { type LocalProcess, makeGrant } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { newProcessorToken } from "../../src/core/processor-auth.ts";
@@ -27,7 +28,7 @@ const LITELLM = "llm/litellm@1";
 const AGENT = "modal-parity-box";
 const REPOSITORY = "127.0.0.1:5000/theory/modal-e2e";
 const SECRETS = { LITELLM_API_KEY: "sk-standin-test", LITELLM_BASE_URL: "http://127.0.0.1:9/v1" };
-const INPUTS = { prompt: "hi", max_tokens: 5 };
+const INPUTS = llmInputs("hi", { max_tokens: 5 });
 
 let dir = "";
 let ca: TestCa;
@@ -399,18 +400,33 @@ describe("theory modalctl (the real CLI) against the stand-in and a control plan
     expect(direct.stdout).toBe(`${modalBytes}\n`);
   });
 
+  it("the spec's example command runs verbatim on the started sandbox", async () => {
+    const result = await cli([
+      "modalctl",
+      "run",
+      "--ref",
+      LITELLM,
+      "--mode",
+      "mock",
+      "--inputs-json",
+      '{"schema":"v1","params":{"messages":[{"role":"user","content":"test"}]}}',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json).toMatchObject({ status: "success", meta: { image_digest: digest } });
+  });
+
   it("negative parity: no endpoint registered / no agent -> ERR_ENDPOINT_MISSING on both transports", async () => {
     const [viaModal, viaLocal] = await Promise.all([
       runThrough(cpModal, {
         ref: "echo/text@1",
         run_id: "missing-1",
-        inputs: { params: { text: "x" } },
+        inputs: echoInputs("x"),
         target: "modal",
       }),
       runThrough(cpLocal, {
         ref: "echo/text@1",
         run_id: "missing-1",
-        inputs: { params: { text: "x" } },
+        inputs: echoInputs("x"),
         target: "local",
         agent: "ghost",
       }),

@@ -2,8 +2,11 @@ import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { renderReport, runConformance } from "../../agent/conformance/kit.ts";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
 import { pollHealth } from "../../src/core/health.ts";
+import { toolDefinition } from "../../src/core/tool-inputs.ts";
 import {
   converse,
   payloadFor,
@@ -67,7 +70,7 @@ describe("the processor OCI image (built from processor/Dockerfile, run with --n
   });
 
   it("runs over WebSocket, writes the artifacts, and gives the same bytes as the processor run from source", async () => {
-    const payload = payloadFor("llm/litellm@1", "image-1", { prompt: "hi", max_tokens: 7 });
+    const payload = payloadFor("llm/litellm@1", "image-1", llmInputs("hi", { max_tokens: 7 }));
     const fromImage = await converse(`ws://${base}/run`, [runOpen(payload)]);
     expect(fromImage.code).toBe(1000);
     expect(fromImage.frames.map((f) => f.kind)).toEqual(["Ack", ...Array(7).fill("Token"), "RunResult"]);
@@ -83,6 +86,21 @@ describe("the processor OCI image (built from processor/Dockerfile, run with --n
         .map((f) => f.content.text)
         .join(""),
     );
+  });
+
+  it("passes the conformance kit, files checked through the mounted artifacts folder", async () => {
+    const result = await runConformance({
+      url: `http://${base}`,
+      token: TEST_PROCESSOR_TOKEN,
+      tool: toolDefinition("llm/litellm@1"),
+      artifactsDir: hostArtifacts,
+      imageDigest: inject("processorImageId"),
+      envFingerprint: ENV_FINGERPRINT,
+    });
+    expect(
+      result.checks.filter((check) => check.status !== "pass"),
+      renderReport(result),
+    ).toEqual([]);
   });
 
   it("answers HTTP contract errors from inside the container (415, 400)", async () => {

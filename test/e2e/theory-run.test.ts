@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeToken,
@@ -11,10 +13,12 @@ import {
   startControlPlane,
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
+import { type LocalS3, startS3 } from "../support/s3.ts";
 import { freePort } from "./support/docker.ts";
 
 // `theory run` and `theory runs` as a user runs them: the CLI in a subprocess, against the control
 // plane under wrangler dev, which dials a processor from source registered as the ref's endpoint.
+// Its storage is S3 (s3rver), so world-scope runs work and their outputs can be downloaded.
 const root = join(import.meta.dirname, "..", "..");
 const DIGEST = `sha256:${"2".repeat(64)}`;
 const OTHER_OCI = `127.0.0.1:5000/theory/processor@sha256:${"3".repeat(64)}`;
@@ -23,6 +27,7 @@ let dir = "";
 let processor: ProcessorProcess;
 let controlPlane: LocalProcess;
 let token = "";
+let s3: LocalS3;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "theory-e2e-run-"));
@@ -37,10 +42,17 @@ beforeAll(async () => {
   });
   const made = makeToken("e2e-run");
   token = made.token;
+  s3 = await startS3("theory-run");
   controlPlane = await startControlPlane({
     port: await freePort(),
     vars: {
       AUTH_TOKENS: made.authTokens,
+      STORAGE: "s3",
+      S3_ENDPOINT: s3.endpoint,
+      S3_REGION: "us-east-1",
+      S3_BUCKET: s3.bucket,
+      S3_ACCESS_KEY_ID: "S3RVER",
+      S3_SECRET_ACCESS_KEY: "S3RVER",
       ENDPOINT_POLICY: "https+loopback",
       LOG_LEVEL: "warn",
       HEALTH_BUDGET_MS: "1000",
@@ -57,6 +69,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await controlPlane?.stop();
   await processor?.stop();
+  await s3?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -94,7 +107,7 @@ function start(args: string[], env: Record<string, string | undefined> = {}) {
 
 const theory = (args: string[], env?: Record<string, string | undefined>) => start(args, env).exited;
 
-const runArgs = (runId: string, inputs: object = { prompt: "hi", max_tokens: 5 }, ...extra: string[]) => [
+const runArgs = (runId: string, inputs: object = llmInputs("hi", { max_tokens: 5 }), ...extra: string[]) => [
   "run",
   "--ref",
   REF,
@@ -172,6 +185,51 @@ describe("theory run", () => {
     expect(result.stdout).toBe(`${await persisted("cli-mismatch-1")}\n`);
   });
 
+  it("the spec's example inputs run verbatim; inputs the tool refuses exit 2 with the field named", async () => {
+    const args = (runId: string, inputs: string) => [
+      "run",
+      "--ref",
+      REF,
+      "--target",
+      "modal",
+      "--mode",
+      "mock",
+      "--inputs-json",
+      inputs,
+      "--run-id",
+      runId,
+      "--wait",
+      "--json",
+    ];
+    const ok = await theory(
+      args("cli-spec-1", '{"schema":"v1","params":{"messages":[{"role":"user","content":"test"}]}}'),
+    );
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ status: "success", run_id: "cli-spec-1" });
+    const refused = await theory(args("cli-spec-2", '{"schema":"v2","params":{}}'));
+    expect(refused.code).toBe(2);
+    expect(errorCode(refused.stdout)).toBe("ERR_INPUTS");
+    expect(refused.stdout).toContain("supported: v1");
+  });
+
+  it("tools list|show: the tools the control plane runs, with their schemas", async () => {
+    const list = await theory(["tools", "list", "--json"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).tools.map((tool: { ref: string }) => tool.ref)).toEqual([
+      "echo/text@1",
+      "llm/litellm@1",
+    ]);
+    const show = await theory(["tools", "show", "echo/text@1", "--json"]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      ref: "echo/text@1",
+      schemas: ["v1"],
+      outputs: ["text/echo.txt"],
+    });
+    const unknown = await theory(["tools", "show", "no/such@1", "--json"]);
+    expect(unknown.code).toBe(4);
+  });
+
   it("an invalid request (bad ref) exits 2 and sends nothing", async () => {
     const result = await theory(runArgs("cli-badref-1").map((arg) => (arg === REF ? "LLM/x" : arg)));
     expect(result.code).toBe(2);
@@ -201,7 +259,7 @@ describe("theory run", () => {
   });
 
   it("the same run_id with a different request exits 5 (ERR_CONFLICT from the API)", async () => {
-    const result = await theory([...runArgs("cli-wait-1", { prompt: "other" }), "--wait"]);
+    const result = await theory([...runArgs("cli-wait-1", llmInputs("other")), "--wait"]);
     expect(result.code).toBe(5);
     expect(errorCode(result.stdout)).toBe("ERR_CONFLICT");
   });
@@ -246,7 +304,7 @@ describe("theory runs", () => {
   });
 
   it("cancel: a long run followed by `theory run` settles ERR_CANCELED, and that run exits 13", async () => {
-    const slow = { prompt: "slow", max_tokens: 1000, token_delay_ms: 10 };
+    const slow = llmInputs("slow", { max_tokens: 1000, token_delay_ms: 10 });
     const running = start(runArgs("cli-cancel-1", slow));
     // Wait until the processor has acknowledged it and tokens are flowing.
     for (let i = 0; ; i++) {
@@ -267,5 +325,132 @@ describe("theory runs", () => {
     expect(tokens).toBeGreaterThan(0);
     expect(tokens).toBeLessThan(1000);
     expect((await theory(["runs", "cancel", "no-such-run", "--json"])).code).toBe(4);
+  });
+});
+
+/** A run started through the API (with tags, or in world scope), held until it settles. */
+async function settledRun(runId: string, extra: object = {}) {
+  const response = await fetch(`${controlPlane.url}/v1/runs`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Prefer: "wait=30" },
+    body: JSON.stringify({
+      ref: REF,
+      run_id: runId,
+      mode: "mock",
+      inputs: llmInputs("listed", { max_tokens: 3 }),
+      target: "modal",
+      artifact_scope: "local",
+      ...extra,
+    }),
+  });
+  expect(response.status, await response.clone().text()).toBe(200);
+}
+
+const ndjson = (stdout: string) =>
+  stdout
+    .trimEnd()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+
+describe("theory runs list", () => {
+  const tag = `cli-list-${Date.now().toString(36)}`;
+  const ids = ["cli-list-1", "cli-list-2", "cli-list-3"];
+
+  beforeAll(async () => {
+    for (const runId of ids) await settledRun(runId, { tags: [tag] });
+    // The index is written through after each run settles: wait until it shows all three.
+    for (let i = 0; ; i++) {
+      const listed = ndjson((await theory(["runs", "list", "--tag", tag, "--json"])).stdout);
+      if (listed.filter((run) => run.settled_at).length === ids.length) break;
+      if (i > 50) throw new Error("the runs never got listed");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
+  it("--json: NDJSON run summaries, newest first, filtered", async () => {
+    const result = await theory(["runs", "list", "--tag", tag, "--state", "succeeded", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const runs = ndjson(result.stdout);
+    expect(runs.map((run) => run.run_id)).toEqual([...ids].reverse());
+    expect(runs[0]).toMatchObject({ ref: REF, target: "modal", state: "succeeded", tags: [tag] });
+    const none = await theory(["runs", "list", "--tag", tag, "--state", "failed", "--json"]);
+    expect([none.code, none.stdout]).toEqual([0, ""]);
+  });
+
+  it("--limit stops early and logs the cursor; --cursor continues from it", async () => {
+    const first = await theory(["runs", "list", "--tag", tag, "--limit", "2", "--json"]);
+    expect(ndjson(first.stdout).map((run) => run.run_id)).toEqual(["cli-list-3", "cli-list-2"]);
+    const more = first.stderr
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
+      .find((line) => line.event === "runs.list.more");
+    expect(more?.next_cursor).toEqual(expect.any(String));
+    const rest = await theory(["runs", "list", "--tag", tag, "--cursor", more.next_cursor, "--json"]);
+    expect(ndjson(rest.stdout).map((run) => run.run_id)).toEqual(["cli-list-1"]);
+    expect(rest.stderr).not.toContain("runs.list.more");
+  });
+
+  it("on a terminal: a table", async () => {
+    const command = [process.execPath, join(root, "agent", "bin", "theory.js"), "runs", "list", "--tag", tag]
+      .map((arg) => `'${arg}'`)
+      .join(" ");
+    const output = await new Promise<string>((resolve) => {
+      const child = spawn("script", ["-qfec", command, "/dev/null"], {
+        cwd: root,
+        env: { PATH: process.env.PATH, THEORY_TOKEN: token, THEORY_CONTROL_PLANE: controlPlane.url },
+        stdio: ["ignore", "pipe", "ignore"],
+      });
+      let text = "";
+      child.stdout.on("data", (chunk) => {
+        text += chunk;
+      });
+      child.once("close", () => resolve(text.replaceAll("\r\n", "\n")));
+    });
+    const lines = output.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^RUN +REF +TARGET +STATE +CREATED +TAGS$/);
+    expect(lines.slice(1).map((line) => line.split(/ +/)[0])).toEqual([...ids].reverse());
+    expect(lines[1]).toContain(`succeeded  `);
+  });
+
+  it("a bad filter or cursor exits 2 (ERR_INPUTS) naming it", async () => {
+    const result = await theory(["runs", "list", "--state", "done", "--json"]);
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout).error).toMatchObject({
+      code: "ERR_INPUTS",
+      message: expect.stringContaining("state"),
+    });
+    const cursor = await theory(["runs", "list", "--cursor", "not-one", "--json"]);
+    expect([cursor.code, errorCode(cursor.stdout)]).toEqual([2, "ERR_INPUTS"]);
+  });
+});
+
+describe("theory runs download", () => {
+  it("writes a world-scope run's outputs and outputs.json below --out, as stored", async () => {
+    await settledRun("cli-world-1", { artifact_scope: "world" });
+    const out = join(dir, "download");
+    const result = await theory(["runs", "download", "cli-world-1", "--out", out, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const written = JSON.parse(result.stdout);
+    expect(written).toMatchObject({ run_id: "cli-world-1", dir: out });
+    expect(written.files.map((file: { path: string }) => file.path)).toEqual([
+      "outputs.json",
+      "text/response.txt",
+    ]);
+    for (const { path, bytes } of written.files as { path: string; bytes: number }[]) {
+      const local = await readFile(join(out, path), "utf8");
+      expect(local).toBe(await s3.text(`dev/cli-world-1/${path}`));
+      expect(Buffer.byteLength(local)).toBe(bytes);
+    }
+  });
+
+  it("a local-scope run exits 4 saying where its outputs live, and writes nothing", async () => {
+    const out = join(dir, "nothing");
+    const result = await theory(["runs", "download", "cli-wait-1", "--out", out, "--json"]);
+    expect(result.code).toBe(4);
+    expect(JSON.parse(result.stdout).error.message).toContain("local://outputs/llm.litellm.1/cli-wait-1/");
+    expect(existsSync(out)).toBe(false);
+    expect((await theory(["runs", "download", "no-such-run", "--json"])).code).toBe(4);
   });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeGrant,
@@ -104,7 +105,7 @@ describe("positive parity in world scope: the endpoint transport and the agent t
       ref: "llm/litellm@1",
       run_id: "world-parity-1",
       mode: "mock",
-      inputs: { prompt: "same", max_tokens: 6 },
+      inputs: llmInputs("same", { max_tokens: 6 }),
       artifact_scope: "world",
     };
     const endpointEnvelope = await run(viaEndpoint, { ...request, target: "modal" });

@@ -19,7 +19,7 @@ ${digests}
     port: 8001
     resources: {cpu: 0.25, memory: 256Mi}
     secrets: []
-    outputs: [text/echo.txt]   # flow, unpadded
+    schema: schema/tools/echo.text.1.json   # a plain scalar
     timeout_s: 30
     modal: { app: theory-echo-text-1 }
 `;
@@ -91,7 +91,7 @@ describe("setDigestInText: one value changes, every other byte stays", () => {
   });
 
   it("refuses what it cannot edit in place (an alias, a block scalar) with ERR_INPUTS", () => {
-    const aliased = `schema: v1\nx: &pins {}\ntools:\n  echo/text@1:\n    image: 127.0.0.1:5000/t/p\n    digests: *pins\n    port: 1\n    resources: {cpu: 1, memory: 1Gi}\n    secrets: []\n    outputs: [a.txt]\n    timeout_s: 1\n    modal: {app: a}\n`;
+    const aliased = `schema: v1\nx: &pins {}\ntools:\n  echo/text@1:\n    image: 127.0.0.1:5000/t/p\n    digests: *pins\n    port: 1\n    resources: {cpu: 1, memory: 1Gi}\n    secrets: []\n    schema: schema/tools/echo.text.1.json\n    timeout_s: 1\n    modal: {app: a}\n`;
     expect(codeOf(() => setDigestInText(aliased, "echo/text@1", "amd64", A))).toBe("ERR_INPUTS");
     const block = registry(`    digests:\n      amd64: >-\n        ${A}`);
     expect(codeOf(() => set(block, "amd64", B))).toBe("ERR_INPUTS");

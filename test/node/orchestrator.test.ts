@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeConnect } from "../../agent/direct-run/node-socket.ts";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import type { RunRequest } from "../../src/contract/api.ts";
 import { EnvelopeSchema } from "../../src/contract/envelope.ts";
 import { TheoryError } from "../../src/core/errors.ts";
@@ -33,7 +34,7 @@ const request = (runId: string, extra: Partial<RunRequest> = {}): RunRequest & {
   ref: "llm/litellm@1",
   run_id: runId,
   mode: "mock",
-  inputs: { prompt: "hi", max_tokens: 4 },
+  inputs: llmInputs("hi", { max_tokens: 4 }),
   target: "modal",
   artifact_scope: "local",
   ...extra,
@@ -76,7 +77,7 @@ describe("orchestrator against the real processor", () => {
     const direct = await postJson(`${llm.http}/run`, {
       run_id: "orc-1",
       mode: "mock",
-      inputs: { prompt: "hi", max_tokens: 4 },
+      inputs: llmInputs("hi", { max_tokens: 4 }),
       write_prefix: "/artifacts/outputs/llm.litellm.1/orc-1/",
       settle: "fast",
     });
@@ -125,7 +126,7 @@ describe("orchestrator against the real processor", () => {
   it("cancel: Cancel frame, then the processor's ERR_CANCELED envelope", async () => {
     const controller = new AbortController();
     const record = await run("orc-c", llm.http, {
-      extra: { inputs: { prompt: "x", max_tokens: 100_000 } },
+      extra: { inputs: llmInputs("x", { max_tokens: 100_000 }) },
       signal: controller.signal,
       hooks: {
         onFrame: (frame) =>
@@ -142,7 +143,7 @@ describe("orchestrator against the real processor", () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new TheoryError("ERR_WS_TIMEOUT", "run exceeded its budget")), 50);
     const record = await run("orc-t", llm.http, {
-      extra: { inputs: { prompt: "x", max_tokens: 100_000 } },
+      extra: { inputs: llmInputs("x", { max_tokens: 100_000 }) },
       signal: controller.signal,
     });
     expect(record.envelope).toMatchObject({ status: "error", error: { code: "ERR_WS_TIMEOUT" } });

@@ -15,6 +15,7 @@ import {
   SuccessEnvelopeSchema,
   ToolRegistrySchema,
 } from "../../src/contract/index.ts";
+import { defineTool, ToolOutputsSchema } from "../../src/contract/tools/index.ts";
 import {
   DIGEST_A,
   errorEnvelope,
@@ -49,17 +50,25 @@ describe("registry schema", () => {
     ["a port out of range", (d: any) => (d.tools[LITELLM].port = 70000), ["port"]],
     ["a bad memory", (d: any) => (d.tools[LITELLM].resources.memory = "2GB"), ["resources", "memory"]],
     ["a bad secret name", (d: any) => (d.tools[LITELLM].secrets = ["lower"]), ["secrets", 0]],
-    ["an escaping output", (d: any) => (d.tools[LITELLM].outputs = ["../x"]), ["outputs", 0]],
     [
-      "the reserved index as output",
-      (d: any) => (d.tools[LITELLM].outputs = ["outputs.json"]),
-      ["outputs", 0],
+      "a schema that is not a tool schema file",
+      (d: any) => (d.tools[LITELLM].schema = "/etc/x.json"),
+      ["schema"],
     ],
     ["an unknown key", (d: any) => (d.tools[LITELLM].extra = 1), []],
   ])("rejects %s with the field's path", (_name, mutate, path) => {
     const doc = registryDoc();
     mutate(doc);
     expectIssueAt(ToolRegistrySchema, doc, ["tools", LITELLM, ...path]);
+  });
+
+  it.each([
+    ["an escaping output", ["../x"]],
+    ["the reserved index as output", ["outputs.json"]],
+    ["a repeated output", ["a.txt", "a.txt"]],
+  ])("tool definitions refuse %s", (_name, outputs) => {
+    expect(ToolOutputsSchema.safeParse(outputs).success).toBe(false);
+    expect(() => defineTool({ ref: "x/y@1", inputs: {}, outputs })).toThrow();
   });
 
   it("rejects a malformed ref key and a wrong schema version", () => {

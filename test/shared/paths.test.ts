@@ -27,6 +27,7 @@ describe("write_prefix rules", () => {
   it("accepts absolute prefixes under /artifacts/ and adds the trailing slash", () => {
     expect(normalizeWritePrefix("/artifacts/team/x/")).toBe("/artifacts/team/x/");
     expect(normalizeWritePrefix("/artifacts/team/x")).toBe("/artifacts/team/x/");
+    expect(normalizeWritePrefix(`/artifacts/${"a".repeat(255)}/`)).toBe(`/artifacts/${"a".repeat(255)}/`);
   });
 
   it.each([
@@ -39,6 +40,7 @@ describe("write_prefix rules", () => {
     ["a sibling of /artifacts/", "/artifacts-evil/x/", "must be under /artifacts/"],
     ["the root itself", "/artifacts/", "must be under /artifacts/"],
     ["backslashes", "/artifacts/a\\b/", "normalized"],
+    ["a segment longer than a file name", `/artifacts/${"a".repeat(256)}/`, "at most 255 characters"],
   ])("rejects %s with ERR_INPUTS", (_name, prefix, reason) => {
     let thrown: unknown;
     try {

@@ -32,6 +32,19 @@ describe("redaction", () => {
     expect(text).toContain(`dialing with ${REDACTED}.`);
   });
 
+  it("hides URL userinfo: neither the user nor the password survives", () => {
+    const text = JSON.stringify(
+      redact({
+        url: "https://alice:s3cr3t-pw@db.example.com:5432/x?y=1",
+        note: "dialing wss://bob@tunnel.example.com/run failed; see http://carol:p%40ss@h/ and mail dave@example.com",
+      }),
+    );
+    for (const secret of ["alice", "s3cr3t-pw", "bob", "carol", "p%40ss"]) expect(text).not.toContain(secret);
+    expect(text).toContain("https://[REDACTED]@db.example.com:5432/x?y=1");
+    expect(text).toContain("wss://[REDACTED]@tunnel.example.com/run");
+    expect(text).toContain("dave@example.com");
+  });
+
   it("leaves ordinary data alone", () => {
     const data = { ref: "llm/litellm@1", count: 3, ok: true, none: null, tags: ["a"] };
     expect(redact(data)).toEqual(data);

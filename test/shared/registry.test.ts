@@ -19,7 +19,7 @@ tools:
     port: 8001
     resources: {cpu: 0.25, memory: 256Mi}
     secrets: []
-    outputs: [text/echo.txt]
+    schema: schema/tools/echo.text.1.json
     timeout_s: 30
     modal: {app: theory-echo-text-1}
 `;

@@ -1,3 +1,4 @@
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 /** Valid examples of each wire shape; tests derive the invalid ones from these. */
 export const DIGEST_A = `sha256:${"a".repeat(64)}`;
 export const DIGEST_B = `sha256:${"b".repeat(64)}`;
@@ -12,7 +13,7 @@ export const registryDoc = () => ({
       port: 8000,
       resources: { cpu: 1, memory: "2Gi" },
       secrets: ["LITELLM_API_KEY"],
-      outputs: ["text/response.txt"],
+      schema: "schema/tools/llm.litellm.1.json",
       timeout_s: 120,
       modal: { app: "theory-llm-litellm-1" },
     },
@@ -23,7 +24,7 @@ export const runRequest = () => ({
   ref: "llm/litellm@1",
   run_id: "run-1",
   mode: "mock",
-  inputs: { prompt: "hi" },
+  inputs: llmInputs("hi"),
   target: "local",
   agent: "dev-box",
   artifact_scope: "local",
@@ -32,7 +33,7 @@ export const runRequest = () => ({
 export const localPayload = () => ({
   run_id: "run-1",
   mode: "mock",
-  inputs: { prompt: "hi" },
+  inputs: llmInputs("hi"),
   write_prefix: "/artifacts/outputs/llm.litellm.1/run-1/",
   settle: "fast",
 });
@@ -61,7 +62,10 @@ export const successEnvelope = () => ({
 export const errorEnvelope = () => ({
   status: "error",
   run_id: "run-1",
-  error: { code: "ERR_INPUTS", message: "inputs.prompt is required" },
+  error: {
+    code: "ERR_INPUTS",
+    message: "inputs.params.messages: Invalid input: expected array, received undefined",
+  },
   meta: { env_fingerprint: "cpu:1;memory:2Gi", image_digest: DIGEST_A },
 });
 

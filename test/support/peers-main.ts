@@ -1,5 +1,5 @@
 // Starts the real peers the workerd tests talk to (an S3-compatible store, the real processor for
-// each tool, and a peer that misbehaves as its prompt asks), prints their URLs as one JSON line on
+// each tool, and a peer that misbehaves as its message asks), prints their URLs as one JSON line on
 // stdout, and stops them when stdin closes. Run as its own Node process: the workerd test project
 // resolves packages for the browser, which `ws` servers cannot run under.
 import { startColdEndpoint } from "./cold-endpoint.ts";
@@ -19,7 +19,7 @@ const echo = await startProcessor({
 const rogue = await startRogueProcessor({
   script: (socket, payload) => {
     const ack = () => socket.send(JSON.stringify({ kind: "Ack", content: { run_id: payload.run_id } }));
-    switch (payload.inputs?.prompt) {
+    switch (payload.inputs?.params?.messages?.[0]?.content) {
       case "hang":
         return ack();
       case "garbage":

@@ -1,12 +1,18 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import WebSocket from "ws";
+import type WebSocket from "ws";
+import {
+  type ConverseOptions,
+  type WsConversation as KitConversation,
+  converse as kitConverse,
+  postJson as kitPostJson,
+  runOpen,
+} from "../../agent/conformance/client.ts";
 import { loadProcessorConfig } from "../../processor/config.ts";
 import { createProcessorServer } from "../../processor/server.ts";
 import { TOOLS } from "../../processor/tools/index.ts";
 import type { Tool } from "../../processor/tools/tool.ts";
-import { RUN_SUBPROTOCOL } from "../../src/contract/frames.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { defaultWritePrefix } from "../../src/core/paths.ts";
 import { DIGEST_A } from "./examples.ts";
@@ -56,20 +62,14 @@ export async function startProcessor(options: {
   };
 }
 
-export interface WsConversation {
-  frames: { kind: string; content: any }[];
-  /** The exact texts received, for byte-level comparisons. */
-  texts: string[];
-  code: number;
-  reason: string;
-}
+/** The kit's conversation (agent/conformance/client.ts), with frames as loosely typed as tests read them. */
+export type WsConversation = KitConversation<{ kind: string; content: any }>;
 
 /**
- * Opens a theory.run.v1 socket (admitted with the test token unless `headers` says otherwise),
- * sends `outgoing` (strings are sent verbatim), optionally reacts to frames, and resolves with
- * everything received once the server closes.
+ * The conformance kit's client, so tests and `theory conformance` talk to a processor the same way;
+ * admitted with the test token unless `options.headers` says otherwise.
  */
-export function converse(
+export const converse = (
   url: string,
   outgoing: (string | object | Buffer)[],
   options: {
@@ -77,38 +77,17 @@ export function converse(
     protocols?: string[];
     headers?: Record<string, string>;
   } = {},
-): Promise<WsConversation> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, options.protocols ?? [RUN_SUBPROTOCOL], {
-      headers: options.headers ?? TEST_PROCESSOR_AUTH,
-    });
-    const result: WsConversation = { frames: [], texts: [], code: 0, reason: "" };
-    let opened = false;
-    socket.on("open", () => {
-      opened = true;
-      for (const item of outgoing) {
-        socket.send(
-          typeof item === "string" || Buffer.isBuffer(item)
-            ? (item as string | Buffer)
-            : JSON.stringify(item),
-        );
-      }
-    });
-    socket.on("message", (data) => {
-      const text = data.toString();
-      const frame = JSON.parse(text);
-      result.texts.push(text);
-      result.frames.push(frame);
-      options.onFrame?.(frame, socket);
-    });
-    socket.on("error", (error) => {
-      if (!opened) reject(error);
-    });
-    socket.on("close", (code, reason) => resolve({ ...result, code, reason: reason.toString() }));
-  });
-}
+) =>
+  kitConverse(url, outgoing, {
+    headers: TEST_PROCESSOR_AUTH,
+    ...(options as ConverseOptions),
+  }) as Promise<WsConversation>;
 
-export const runOpen = (payload: object) => ({ kind: "RunOpen", content: { role: "client", payload } });
+/** The kit's POST, admitted with the test token unless `headers` replace it. */
+export const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  kitPostJson(url, body, { ...TEST_PROCESSOR_AUTH, ...headers });
+
+export { runOpen };
 
 export function payloadFor(
   ref: string,
@@ -124,14 +103,4 @@ export function payloadFor(
     settle: "fast",
     ...extra,
   };
-}
-
-/** POSTs JSON to a test processor, admitted with the test token unless `headers` replace it. */
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...TEST_PROCESSOR_AUTH, ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-  return { status: response.status, text: await response.text(), headers: response.headers };
 }

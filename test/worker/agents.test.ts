@@ -1,6 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { AGENT_SUBPROTOCOL, HEARTBEAT_PING, HEARTBEAT_PONG } from "../../src/contract/agent-frames.ts";
 import { directEnvelope } from "../support/direct.ts";
 import { TEST_PROCESSOR_AUTH } from "../support/tokens.ts";
@@ -165,7 +166,7 @@ describe("local runs through the tunnel", () => {
     expect(resource).toMatchObject({ state: "succeeded", target: "local" });
     const bytes = await (await api(`/v1/runs/${runId}/envelope`)).text();
     expect(bytes).toBe(
-      await directEnvelope(processors.litellm, "llm/litellm@1", runId, { prompt: "hi", max_tokens: 5 }),
+      await directEnvelope(processors.litellm, "llm/litellm@1", runId, llmInputs("hi", { max_tokens: 5 })),
     );
     agent.socket.close(1000);
   });

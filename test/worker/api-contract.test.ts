@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { ApiErrorSchema } from "../../src/contract/envelope.ts";
 import { TEST_PROCESSOR_TOKEN } from "../support/tokens.ts";
 import { api, runRequest, uniqueRunId } from "./support.ts";
@@ -63,7 +64,7 @@ describe("API contract", () => {
       );
     });
     it("over 1 MiB -> 413", async () => {
-      const big = runRequest("big", { inputs: { prompt: "x".repeat(1024 * 1024) } });
+      const big = runRequest("big", { inputs: llmInputs("x".repeat(1024 * 1024)) });
       await expectError(await api("/v1/runs", { method: "POST", json: big }), 413, "ERR_INPUTS");
     });
     it("schema violation -> 422 naming the field", async () => {

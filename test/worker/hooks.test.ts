@@ -2,6 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, inject, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { ReceiptSchema } from "../../src/contract/api.ts";
 import { TEST_HOOKS } from "../support/tokens.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
@@ -56,7 +57,7 @@ async function githubHook(payload: object, options: { delivery?: string; secret?
 const hookRequest = () => ({
   ref: "llm/litellm@1",
   mode: "mock",
-  inputs: { prompt: "from ci", max_tokens: 3 },
+  inputs: llmInputs("from ci", { max_tokens: 3 }),
   target: "modal",
   artifact_scope: "local",
 });
@@ -135,9 +136,7 @@ describe("inbound CI hooks (Standard Webhooks)", () => {
   });
 
   it("an oversized body -> 413", async () => {
-    const hook = signedHook(
-      JSON.stringify({ ...hookRequest(), inputs: { prompt: "x".repeat(1024 * 1024) } }),
-    );
+    const hook = signedHook(JSON.stringify({ ...hookRequest(), inputs: llmInputs("x".repeat(1024 * 1024)) }));
     expect((await hook.post()).status).toBe(413);
   });
 });
@@ -155,7 +154,7 @@ describe("inbound CI hooks (GitHub X-Hub-Signature-256)", () => {
         mode: "mock",
         target: "modal",
         artifact_scope: "local",
-        inputs: '{"prompt":"wd","max_tokens":2}',
+        inputs: '{"schema":"v1","params":{"messages":[{"role":"user","content":"wd"}],"max_tokens":2}}',
         timeout_s: "30",
       },
     });
@@ -262,6 +261,39 @@ describe("outbound run webhooks", () => {
     expect(status).toBe(200);
     expect(resource.state).toBe("succeeded");
     expect((await api(`/v1/runs/${runId}/envelope`)).status).toBe(200);
+  });
+
+  it("carry the run's tags and metadata (the run resource), at start and completion", async () => {
+    const runId = uniqueRunId("wh-labels");
+    const labels = { tags: ["ci", "pr-7"], metadata: { commit: "c0ffee" } };
+    await runAndWait(
+      runRequest(runId, {
+        ...labels,
+        webhook: { url: `${processors.receiver}/ok`, events: ["start", "completed"] },
+      }),
+    );
+    const deliveries = await until(
+      () => deliveriesFor(runId),
+      (d) => d.length >= 2,
+    );
+    expect(deliveries.map((d) => d.body)).toEqual([
+      expect.objectContaining({ state: "running", ...labels }),
+      expect.objectContaining({ state: "succeeded", ...labels }),
+    ]);
+    expect(JSON.stringify(deliveries[1].body.envelope)).not.toContain("c0ffee");
+  });
+
+  it("a run without labels sends none", async () => {
+    const runId = uniqueRunId("wh-plain");
+    await runAndWait(
+      runRequest(runId, { webhook: { url: `${processors.receiver}/ok`, events: ["completed"] } }),
+    );
+    const [delivery] = await until(
+      () => deliveriesFor(runId),
+      (d) => d.length >= 1,
+    );
+    expect(delivery.body).not.toHaveProperty("tags");
+    expect(delivery.body).not.toHaveProperty("metadata");
   });
 
   it.each([

@@ -1,12 +1,13 @@
 import { abortAllDurableObjects, evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
 
 beforeAll(async () => {
-  // The misbehaving peer stands in for llm/litellm@1 here; its prompt says how it misbehaves.
+  // The misbehaving peer stands in for llm/litellm@1 here; its message says how it misbehaves.
   await registerEndpoint("llm/litellm@1", processors.rogue);
 });
 
@@ -22,7 +23,7 @@ async function waitForState(runId: string, state: string) {
 describe("a processor that misbehaves", () => {
   it("sends garbage after Ack -> failed ERR_INTERNAL (protocol), not retried", async () => {
     const runId = uniqueRunId("garbage");
-    const { resource } = await runAndWait(runRequest(runId, { inputs: { prompt: "garbage" } }));
+    const { resource } = await runAndWait(runRequest(runId, { inputs: llmInputs("garbage") }));
     expect(resource).toMatchObject({
       state: "failed",
       envelope: { error: { code: "ERR_INTERNAL", message: expect.stringContaining("protocol") } },
@@ -32,7 +33,7 @@ describe("a processor that misbehaves", () => {
   });
 
   it("closes mid-run -> failed ERR_INTERNAL", async () => {
-    const { resource } = await runAndWait(runRequest(uniqueRunId("close"), { inputs: { prompt: "close" } }));
+    const { resource } = await runAndWait(runRequest(uniqueRunId("close"), { inputs: llmInputs("close") }));
     expect(resource).toMatchObject({
       state: "failed",
       envelope: { error: { code: "ERR_INTERNAL", message: expect.stringContaining("closed mid-run") } },
@@ -41,7 +42,7 @@ describe("a processor that misbehaves", () => {
 
   it("hangs after Ack -> the timeout alarm settles ERR_WS_TIMEOUT", async () => {
     const runId = uniqueRunId("hang");
-    const { resource } = await runAndWait(runRequest(runId, { inputs: { prompt: "hang" }, timeout_s: 1 }));
+    const { resource } = await runAndWait(runRequest(runId, { inputs: llmInputs("hang"), timeout_s: 1 }));
     expect(resource).toMatchObject({ state: "failed", envelope: { error: { code: "ERR_WS_TIMEOUT" } } });
   });
 });
@@ -66,7 +67,7 @@ describe("event subscribers over WebSocket", () => {
     const runId = uniqueRunId("ws-live");
     await api("/v1/runs", {
       method: "POST",
-      json: runRequest(runId, { inputs: { prompt: "hang" }, timeout_s: 300 }),
+      json: runRequest(runId, { inputs: llmInputs("hang"), timeout_s: 300 }),
     });
     await waitForState(runId, "running");
     const subscriber = await subscribe(runId);
@@ -86,7 +87,7 @@ describe("event subscribers over WebSocket", () => {
     // A short budget: the alarm at the deadline is what settles the run once its session is lost.
     await api("/v1/runs", {
       method: "POST",
-      json: runRequest(runId, { inputs: { prompt: "hang" }, timeout_s: 6 }),
+      json: runRequest(runId, { inputs: llmInputs("hang"), timeout_s: 6 }),
     });
     await waitForState(runId, "running");
     const first = await subscribe(runId);
@@ -112,7 +113,7 @@ describe("event subscribers over WebSocket", () => {
 describe("an endpoint behind Modal proxy auth, with no proxy credentials configured", () => {
   it("is refused at the health check -> ERR_HEALTH (401), nothing runs", async () => {
     await registerEndpoint("llm/litellm@1", processors.proxyGate);
-    const { resource } = await runAndWait(runRequest(uniqueRunId("ungated"), { inputs: { prompt: "hi" } }));
+    const { resource } = await runAndWait(runRequest(uniqueRunId("ungated"), { inputs: llmInputs("hi") }));
     expect(resource).toMatchObject({
       state: "failed",
       envelope: { error: { code: "ERR_HEALTH", message: expect.stringContaining("401") } },

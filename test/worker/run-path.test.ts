@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { EventLog } from "../../durable-objects/event-log.ts";
 import { RunStore } from "../../durable-objects/run-store.ts";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { ReceiptSchema } from "../../src/contract/api.ts";
 import { TRUNCATED_EVENT } from "../../src/contract/run-events.ts";
 import { sseEventsOf } from "../support/sse.ts";
@@ -30,7 +31,7 @@ describe("Prefer: wait is answered where the run is", () => {
   it("wakes when the run settles, long before the wait would end", async () => {
     const runId = uniqueRunId("wake");
     // A slow stream: 200 tokens, 50 ms apart, settled by a cancel while the request waits.
-    const request = runRequest(runId, { inputs: { prompt: "slow", max_tokens: 200, token_delay_ms: 50 } });
+    const request = runRequest(runId, { inputs: llmInputs("slow", { max_tokens: 200, token_delay_ms: 50 }) });
     const waiting = api("/v1/runs", { method: "POST", json: request, headers: { Prefer: "wait=60" } });
     for (let i = 0; i < 100; i++) {
       const resource = (await (await api(`/v1/runs/${runId}`)).json()) as { state?: string };
@@ -50,7 +51,7 @@ describe("Prefer: wait is answered where the run is", () => {
 
   it("answers 202 with the run as it stands when the wait ends first", async () => {
     const runId = uniqueRunId("wait-ends");
-    const request = runRequest(runId, { inputs: { prompt: "slow", max_tokens: 200, token_delay_ms: 50 } });
+    const request = runRequest(runId, { inputs: llmInputs("slow", { max_tokens: 200, token_delay_ms: 50 }) });
     const response = await api("/v1/runs", { method: "POST", json: request, headers: { Prefer: "wait=1" } });
     expect(response.status).toBe(202);
     expect(response.headers.get("Preference-Applied")).toBe("wait=1");
@@ -59,12 +60,33 @@ describe("Prefer: wait is answered where the run is", () => {
   });
 });
 
+describe("cancel", () => {
+  it("stops the processor's stream: its own ERR_CANCELED settles the run long before its 100k tokens", async () => {
+    const runId = uniqueRunId("cancel-stream");
+    const request = runRequest(runId, { inputs: llmInputs("long", { max_tokens: 100_000 }), timeout_s: 300 });
+    await api("/v1/runs", { method: "POST", json: request });
+    const events = await api(`/v1/runs/${runId}/events`);
+    const reader = (events.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read(); // the stream is flowing
+    await api(`/v1/runs/${runId}/cancel`, { method: "POST" });
+    await reader.cancel();
+    const { resource } = await runAndWait(request);
+    expect(resource).toMatchObject({
+      state: "canceled",
+      // The processor's own envelope carries its image digest; it answered the Cancel itself.
+      envelope: { error: { code: "ERR_CANCELED" }, meta: { image_digest: `sha256:${"a".repeat(64)}` } },
+    });
+    const receipt = ReceiptSchema.parse(await (await api(`/v1/runs/${runId}/receipt`)).json());
+    expect(receipt.frames.tokens).toBeLessThan(100_000);
+  });
+});
+
 describe("durable events, stored in batches", () => {
   it("replays every token's text in order with ids 1..n, and resumes after any id", async () => {
     const runId = uniqueRunId("batched");
     const count = 3000;
     const { resource } = await runAndWait(
-      runRequest(runId, { inputs: { prompt: "many", max_tokens: count } }),
+      runRequest(runId, { inputs: llmInputs("many", { max_tokens: count }) }),
     );
     expect(resource.state).toBe("succeeded");
     const all = await events(runId);
@@ -91,7 +113,7 @@ describe("durable events, stored in batches", () => {
     const runId = uniqueRunId("live-vs-replay");
     await api("/v1/runs", {
       method: "POST",
-      json: runRequest(runId, { inputs: { prompt: "x", max_tokens: 500 } }),
+      json: runRequest(runId, { inputs: llmInputs("x", { max_tokens: 500 }) }),
     });
     const live = await (await api(`/v1/runs/${runId}/events`)).text();
     const replay = await (await api(`/v1/runs/${runId}/events`)).text();

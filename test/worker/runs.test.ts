@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import { ReceiptSchema, RunResourceSchema } from "../../src/contract/api.ts";
 import { sha256Hex } from "../../src/core/canonical.ts";
 import { directEnvelope } from "../support/direct.ts";
@@ -40,7 +41,7 @@ describe("a run through the Worker and its RunSession, against the real processo
     expect(JSON.parse(bytes)).toEqual(resource.envelope);
     // The bytes equal what the processor itself answers for the same payload.
     expect(bytes).toBe(
-      await directEnvelope(processors.litellm, "llm/litellm@1", runId, { prompt: "hi", max_tokens: 5 }),
+      await directEnvelope(processors.litellm, "llm/litellm@1", runId, llmInputs("hi", { max_tokens: 5 })),
     );
     const notModified = await api(`/v1/runs/${runId}/envelope`, {
       headers: { "If-None-Match": envelope.headers.get("ETag") as string },
@@ -83,7 +84,7 @@ describe("a run through the Worker and its RunSession, against the real processo
     await runAndWait(runRequest(runId));
     const response = await api("/v1/runs", {
       method: "POST",
-      json: runRequest(runId, { inputs: { prompt: "other" } }),
+      json: runRequest(runId, { inputs: llmInputs("other") }),
     });
     expect(response.status).toBe(409);
     expect(await response.json()).toMatchObject({ status: "error", error: { code: "ERR_CONFLICT" } });
@@ -107,7 +108,7 @@ describe("a run through the Worker and its RunSession, against the real processo
     const runId = uniqueRunId("cancel");
     await api("/v1/runs", {
       method: "POST",
-      json: runRequest(runId, { inputs: { prompt: "long", max_tokens: 100_000 } }),
+      json: runRequest(runId, { inputs: llmInputs("long", { max_tokens: 100_000 }) }),
     });
     for (let i = 0; i < 100; i++) {
       const resource = await (await api(`/v1/runs/${runId}`)).json();
@@ -117,7 +118,7 @@ describe("a run through the Worker and its RunSession, against the real processo
     const canceled = await api(`/v1/runs/${runId}/cancel`, { method: "POST" });
     expect(canceled.status).toBe(202);
     const { resource } = await runAndWait(
-      runRequest(runId, { inputs: { prompt: "long", max_tokens: 100_000 } }),
+      runRequest(runId, { inputs: llmInputs("long", { max_tokens: 100_000 }) }),
     );
     expect(resource).toMatchObject({ state: "canceled", envelope: { error: { code: "ERR_CANCELED" } } });
   });
@@ -137,7 +138,7 @@ describe("a run through the Worker and its RunSession, against the real processo
 
   it("events live: every subscriber gets the replay's exact bytes; one that leaves early stops no other", async () => {
     const runId = uniqueRunId("live");
-    const request = runRequest(runId, { inputs: { prompt: "hi", max_tokens: 5, token_delay_ms: 40 } });
+    const request = runRequest(runId, { inputs: llmInputs("hi", { max_tokens: 5, token_delay_ms: 40 }) });
     await api("/v1/runs", { method: "POST", json: request });
     const [first, second, leaver] = await Promise.all([1, 2, 3].map(() => api(`/v1/runs/${runId}/events`)));
     expect(first?.headers.get("content-type")).toBe("text/event-stream");
@@ -160,7 +161,7 @@ describe("runs that fail, each settling with the right code", () => {
     const { resource } = await runAndWait({
       ...runRequest(uniqueRunId("noend")),
       ref: "echo/text@1",
-      inputs: { params: { text: "x" } },
+      inputs: echoInputs("x"),
     });
     expect(resource).toMatchObject({
       state: "failed",

@@ -1,4 +1,5 @@
 import { exports } from "cloudflare:workers";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { TEST_PROCESSOR_TOKEN, TEST_TOKENS } from "../support/tokens.ts";
 
 type TokenName = keyof typeof TEST_TOKENS;
@@ -41,7 +42,7 @@ export const runRequest = (runId: string, extra: Record<string, unknown> = {}) =
   ref: "llm/litellm@1",
   run_id: runId,
   mode: "mock",
-  inputs: { prompt: "hi", max_tokens: 5 },
+  inputs: llmInputs("hi", { max_tokens: 5 }),
   target: "modal",
   artifact_scope: "local",
   ...extra,

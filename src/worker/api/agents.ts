@@ -1,22 +1,25 @@
-import { type Context, Hono } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { AGENT_SUBPROTOCOL } from "../../contract/agent-frames.ts";
+import { connectAgentRoute, listAgentsRoute } from "../../contract/routes.ts";
 import { TheoryError } from "../../core/errors.ts";
 import { agentTunnel } from "../objects.ts";
 import type { AppEnv } from "./context.ts";
-import { requireScope } from "./middleware.ts";
+import { mount } from "./mount.ts";
 
 const tunnel = (c: Context<AppEnv>, agentId: string) => agentTunnel(c.env, agentId);
 
-export const agents = new Hono<AppEnv>()
+/** `/v1/agents` (docs/api.md#routes). */
+export function mountAgents(app: OpenAPIHono<AppEnv>): void {
   /** Every agent a token is issued for, with whether its tunnel is up and when it was last heard. */
-  .get("/", requireScope("runs:read"), async (c) => {
+  mount(app, listAgentsRoute, async (c) => {
     const ids = [
       ...new Set(c.var.runtime.config.tokens.flatMap((grant) => (grant.agent ? [grant.agent] : []))),
     ].sort();
     return c.json({ agents: await Promise.all(ids.map((id) => tunnel(c, id).status(id))) });
-  })
+  });
   /** The agent's outbound tunnel (theory.agent.v1). The token decides which agent it is. */
-  .get("/connect", requireScope("agents:connect"), async (c) => {
+  mount(app, connectAgentRoute, async (c) => {
     const agentId = c.var.grant.agent;
     if (!agentId) throw new TheoryError("ERR_AUTH", "this token is not bound to an agent", { status: 403 });
     if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
@@ -29,3 +32,4 @@ export const agents = new Hono<AppEnv>()
     url.searchParams.set("agent_id", agentId);
     return tunnel(c, agentId).fetch(new Request(url, { headers: { Upgrade: "websocket" } }));
   });
+}

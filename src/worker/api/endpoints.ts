@@ -1,22 +1,22 @@
-import { zValidator } from "@hono/zod-validator";
-import { type Context, Hono } from "hono";
-import { EndpointRegistrationSchema, endpointResource } from "../../contract/api.ts";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { endpointResource } from "../../contract/api.ts";
 import { RefSchema } from "../../contract/ref.ts";
+import { deleteEndpointRoute, getEndpointRoute, putEndpointRoute } from "../../contract/routes.ts";
 import { TheoryError } from "../../core/errors.ts";
 import { lookupTool } from "../../core/tool-registry.ts";
 import { checkOutboundUrl } from "../../core/url-policy.ts";
 import { forgetEndpoint } from "../endpoint-lookup.ts";
 import { endpointDirectory } from "../objects.ts";
+import type { Runtime } from "../runtime.ts";
 import type { AppEnv } from "./context.ts";
-import { validationHook } from "./errors.ts";
-import { jsonBody, requireScope } from "./middleware.ts";
+import { mount } from "./mount.ts";
 
 /** `/v1/endpoints/{namespace}/{name@version}` -> a ref the tool registry knows (else ERR_NOT_FOUND). */
-function refParam(c: Context<AppEnv>): string {
-  const ref = `${c.req.param("namespace")}/${c.req.param("name")}`;
+function refParam(runtime: Runtime, params: { namespace: string; name: string }): string {
+  const ref = `${params.namespace}/${params.name}`;
   if (!RefSchema.safeParse(ref).success) throw new TheoryError("ERR_NOT_FOUND", `not a ref: ${ref}`);
   try {
-    lookupTool(c.var.runtime.toolRegistry, ref);
+    lookupTool(runtime.toolRegistry, ref);
   } catch {
     throw new TheoryError("ERR_NOT_FOUND", `unknown ref ${ref}`);
   }
@@ -29,41 +29,37 @@ function endpointUrl(raw: string, allowLoopback: boolean): string {
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
-export const endpoints = new Hono<AppEnv>()
-  .put(
-    "/:namespace/:name",
-    requireScope("endpoints:write"),
-    jsonBody,
-    zValidator("json", EndpointRegistrationSchema, validationHook),
-    async (c) => {
-      const ref = refParam(c);
-      const body = c.req.valid("json");
-      const { config } = c.var.runtime;
-      // Fail closed: a web endpoint behind proxy auth would be registered but never reachable.
-      if (body.proxy_auth && !config.modalProxy)
-        throw new TheoryError(
-          "ERR_INPUTS",
-          "proxy_auth: this control plane has no Modal proxy auth (MODAL_PROXY_KEY, MODAL_PROXY_SECRET)",
-          { status: 422 },
-        );
-      const registration = { ...body, url: endpointUrl(body.url, config.allowLoopbackEndpoints) };
-      await endpointDirectory(c.env, ref).put(registration);
-      forgetEndpoint(ref);
-      c.var.runtime.log.info("endpoint.registered", { ref, proxy_auth: body.proxy_auth === true });
-      return c.json(endpointResource(ref, registration));
-    },
-  )
-  .get("/:namespace/:name", requireScope("endpoints:write"), async (c) => {
-    const ref = refParam(c);
+/** `/v1/endpoints/{ref}` (docs/api.md#endpoints): where a ref's processor is reachable for target modal. */
+export function mountEndpoints(app: OpenAPIHono<AppEnv>): void {
+  mount(app, putEndpointRoute, async (c) => {
+    const ref = refParam(c.var.runtime, c.req.valid("param"));
+    const body = c.req.valid("json");
+    const { config } = c.var.runtime;
+    // Fail closed: a web endpoint behind proxy auth would be registered but never reachable.
+    if (body.proxy_auth && !config.modalProxy)
+      throw new TheoryError(
+        "ERR_INPUTS",
+        "proxy_auth: this control plane has no Modal proxy auth (MODAL_PROXY_KEY, MODAL_PROXY_SECRET)",
+        { status: 422 },
+      );
+    const registration = { ...body, url: endpointUrl(body.url, config.allowLoopbackEndpoints) };
+    await endpointDirectory(c.env, ref).put(registration);
+    forgetEndpoint(ref);
+    c.var.runtime.log.info("endpoint.registered", { ref, proxy_auth: body.proxy_auth === true });
+    return c.json(endpointResource(ref, registration));
+  });
+  mount(app, getEndpointRoute, async (c) => {
+    const ref = refParam(c.var.runtime, c.req.valid("param"));
     const registration = await endpointDirectory(c.env, ref).get();
     if (!registration) throw new TheoryError("ERR_NOT_FOUND", `no endpoint registered for ${ref}`);
     return c.json(endpointResource(ref, registration));
-  })
-  .delete("/:namespace/:name", requireScope("endpoints:write"), async (c) => {
-    const ref = refParam(c);
+  });
+  mount(app, deleteEndpointRoute, async (c) => {
+    const ref = refParam(c.var.runtime, c.req.valid("param"));
     forgetEndpoint(ref);
     if (!(await endpointDirectory(c.env, ref).remove()))
       throw new TheoryError("ERR_NOT_FOUND", `no endpoint registered for ${ref}`);
     c.var.runtime.log.info("endpoint.deregistered", { ref });
     return c.body(null, 204);
   });
+}

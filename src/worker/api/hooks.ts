@@ -1,13 +1,15 @@
-import { type Context, Hono } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { type RunRequest, RunRequestSchema } from "../../contract/api.ts";
+import { ciHookRoute } from "../../contract/routes.ts";
 import { hexToBytes, sha256Hex } from "../../core/canonical.ts";
 import { TheoryError } from "../../core/errors.ts";
 import { describeIssues } from "../../core/validation.ts";
 import type { HookSource } from "../config.ts";
 import { webhookLedger } from "../objects.ts";
 import type { AppEnv } from "./context.ts";
-import { jsonBody } from "./middleware.ts";
+import { mount } from "./mount.ts";
 import { startRun } from "./runs.ts";
 
 /** Standard Webhooks refuses timestamps outside 5 minutes; ids are kept well past that. */
@@ -112,26 +114,28 @@ export function runRequestFromGithub(payload: unknown): unknown {
  * POST /v1/hooks/ci: a signed run request from CI. Signature, window and replay are checked before
  * anything starts; the run id derives from the webhook id, so a CI retry never starts a second run.
  */
-export const hooks = new Hono<AppEnv>().post("/ci", jsonBody, async (c) => {
-  const { config } = c.var.runtime;
-  const body = await c.req.text();
-  const github = c.req.header("X-Hub-Signature-256") !== undefined;
-  const verified = github
-    ? await verifyGithub(c, body, config.hookSources)
-    : verifyStandard(c, body, config.hookSources);
-  const parsed = RunRequestSchema.safeParse(
-    github ? runRequestFromGithub(verified.payload) : verified.payload,
-  );
-  if (!parsed.success) throw new TheoryError("ERR_INPUTS", describeIssues(parsed.error), { status: 422 });
-  const claimed = await webhookLedger(c.env).claim(
-    `${verified.source}:${verified.webhookId}`,
-    verified.ttlMs,
-  );
-  if (!claimed) throw unauthorized("replayed webhook-id");
-  const runId =
-    parsed.data.run_id ??
-    `hook-${(await sha256Hex(`${verified.source}:${verified.webhookId}`)).slice(0, 32)}`;
-  c.var.runtime.log.info("hook.accepted", { source: verified.source, execution_id: runId });
-  const request: RunRequest & { run_id: string } = { ...parsed.data, run_id: runId };
-  return startRun(c, request);
-});
+export function mountHooks(app: OpenAPIHono<AppEnv>): void {
+  mount(app, ciHookRoute, async (c) => {
+    const { config } = c.var.runtime;
+    const body = await c.req.text();
+    const github = c.req.header("X-Hub-Signature-256") !== undefined;
+    const verified = github
+      ? await verifyGithub(c, body, config.hookSources)
+      : verifyStandard(c, body, config.hookSources);
+    const parsed = RunRequestSchema.safeParse(
+      github ? runRequestFromGithub(verified.payload) : verified.payload,
+    );
+    if (!parsed.success) throw new TheoryError("ERR_INPUTS", describeIssues(parsed.error), { status: 422 });
+    const claimed = await webhookLedger(c.env).claim(
+      `${verified.source}:${verified.webhookId}`,
+      verified.ttlMs,
+    );
+    if (!claimed) throw unauthorized("replayed webhook-id");
+    const runId =
+      parsed.data.run_id ??
+      `hook-${(await sha256Hex(`${verified.source}:${verified.webhookId}`)).slice(0, 32)}`;
+    c.var.runtime.log.info("hook.accepted", { source: verified.source, execution_id: runId });
+    const request: RunRequest & { run_id: string } = { ...parsed.data, run_id: runId };
+    return startRun(c, request);
+  });
+}

@@ -1,28 +1,36 @@
-import { zValidator } from "@hono/zod-validator";
-import { type Context, Hono } from "hono";
-import { isTerminal, type RunRequest, RunRequestSchema } from "../../contract/api.ts";
-import { RunIdSchema } from "../../contract/primitives.ts";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { isTerminal, type RunRequest } from "../../contract/api.ts";
+import {
+  cancelRunRoute,
+  createRunRoute,
+  getEnvelopeRoute,
+  getReceiptRoute,
+  getRunRoute,
+  listRunsRoute,
+  runEventsRoute,
+} from "../../contract/routes.ts";
 import { sha256Hex } from "../../core/canonical.ts";
 import { TheoryError } from "../../core/errors.ts";
+import { checkInputs, toolDefinition } from "../../core/tool-inputs.ts";
+import { lookupTool } from "../../core/tool-registry.ts";
 import { runSession } from "../objects.ts";
 import type { AppEnv } from "./context.ts";
-import { sendError, validationHook } from "./errors.ts";
-import { jsonBody, requireScope } from "./middleware.ts";
+import { sendError } from "./errors.ts";
+import { mount } from "./mount.ts";
+import { mountOutputs } from "./outputs.ts";
 
 /** `Prefer: wait=N` holds the request up to N seconds (at most this many) for the run to settle. */
 const MAX_WAIT_S = 60;
 
-function runIdParam(c: Context<AppEnv>): string {
-  const id = c.req.param("id") ?? "";
-  if (!RunIdSchema.safeParse(id).success) throw new TheoryError("ERR_NOT_FOUND", "no such run");
-  return id;
-}
-
 const session = (c: Context<AppEnv>, runId: string) => runSession(c.env, runId);
 
 /** The settled run's envelope or receipt: exactly the stored canonical bytes, ETag = their sha256. */
-async function serveSettled(c: Context<AppEnv>, name: "envelope" | "receipt"): Promise<Response> {
-  const runId = runIdParam(c);
+async function serveSettled(
+  c: Context<AppEnv>,
+  runId: string,
+  name: "envelope" | "receipt",
+): Promise<Response> {
   const text = await session(c, runId).settled(name);
   if (text === null)
     return sendError(
@@ -43,6 +51,14 @@ export async function startRun(
   c: Context<AppEnv>,
   request: RunRequest & { run_id: string },
 ): Promise<Response> {
+  // Checked before any object exists: an unknown ref or inputs its tool refuses create no run.
+  try {
+    lookupTool(c.var.runtime.toolRegistry, request.ref);
+    checkInputs(toolDefinition(request.ref), request.inputs);
+  } catch (error) {
+    if (!(error instanceof TheoryError)) throw error;
+    return sendError(c, new TheoryError(error.code, error.message, { status: 422 }), request.run_id);
+  }
   const wait = /(?:^|[\s,;])wait=(\d+)/.exec(c.req.header("Prefer") ?? "")?.[1];
   const seconds = wait === undefined ? undefined : Math.min(Number(wait), MAX_WAIT_S);
   // One call: the run's object starts it and, asked to wait, answers when it settles.
@@ -67,29 +83,27 @@ export async function startRun(
   });
 }
 
-export const runs = new Hono<AppEnv>()
-  .post(
-    "/",
-    requireScope("runs:write"),
-    jsonBody,
-    zValidator("json", RunRequestSchema, validationHook),
-    async (c) => {
-      const body = c.req.valid("json");
-      return startRun(c, { ...body, run_id: body.run_id ?? crypto.randomUUID() });
-    },
-  )
-  .get("/:id", requireScope("runs:read"), async (c) => {
-    const runId = runIdParam(c);
+/** `/v1/runs…` (docs/api.md#runs). */
+export function mountRuns(app: OpenAPIHono<AppEnv>): void {
+  mount(app, listRunsRoute, async (c) => c.json(await c.var.runtime.runIndex.list(c.req.valid("query"))));
+  mount(app, createRunRoute, (c) => {
+    const body = c.req.valid("json");
+    return startRun(c, { ...body, run_id: body.run_id ?? crypto.randomUUID() });
+  });
+  mount(app, getRunRoute, async (c) => {
+    const runId = c.req.valid("param").id;
     const resource = await session(c, runId).resource();
     if (!resource) return sendError(c, new TheoryError("ERR_NOT_FOUND", `no run ${runId}`), runId);
     return c.json(resource);
-  })
-  .get("/:id/envelope", requireScope("runs:read"), (c) => serveSettled(c, "envelope"))
-  .get("/:id/receipt", requireScope("runs:read"), (c) => serveSettled(c, "receipt"))
-  .get("/:id/events", requireScope("runs:read"), (c) => session(c, runIdParam(c)).fetch(c.req.raw))
-  .post("/:id/cancel", requireScope("runs:write"), async (c) => {
-    const runId = runIdParam(c);
+  });
+  mount(app, getEnvelopeRoute, (c) => serveSettled(c, c.req.valid("param").id, "envelope"));
+  mount(app, getReceiptRoute, (c) => serveSettled(c, c.req.valid("param").id, "receipt"));
+  mount(app, runEventsRoute, (c) => session(c, c.req.valid("param").id).fetch(c.req.raw));
+  mount(app, cancelRunRoute, async (c) => {
+    const runId = c.req.valid("param").id;
     const resource = await session(c, runId).cancel();
     if (!resource) return sendError(c, new TheoryError("ERR_NOT_FOUND", `no run ${runId}`), runId);
     return c.json(resource, 202);
   });
+  mountOutputs(app);
+}

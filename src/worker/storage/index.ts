@@ -4,7 +4,7 @@ import type { ObjectStore } from "./object-store.ts";
 import { R2ObjectStore } from "./r2.ts";
 import { S3ObjectStore } from "./s3.ts";
 
-export type { ObjectStore, StoredObject } from "./object-store.ts";
+export type { ByteRange, ObjectReader, ObjectStore, StoredObject } from "./object-store.ts";
 
 /** The store config.storage names: the R2 binding, or the S3 API from the S3_* settings. */
 export function createObjectStore(config: ControlPlaneConfig, bucket: R2Bucket): ObjectStore {

@@ -6,11 +6,29 @@ export interface StoredObject {
   etag: string;
 }
 
+/** Bytes `offset` to `offset + length - 1` of an object. */
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+/** An object being read: its bytes as they arrive (all, or the range asked for) and what it is. */
+export interface ObjectReader {
+  body: ReadableStream<Uint8Array>;
+  etag: string;
+  /** The whole object's size, whatever range is read. */
+  size: number;
+  /** As it was stored, when it was stored with one. */
+  contentType?: string;
+}
+
 /** Where envelopes, receipts and world-scope artifacts live. Keys are chosen by callers. */
 export interface ObjectStore {
   put(key: string, bytes: Uint8Array, contentType: string): Promise<{ etag: string }>;
   get(key: string): Promise<StoredObject | null>;
   head(key: string): Promise<{ etag: string; size: number } | null>;
+  /** Streams the object (or `range` of it) without buffering it; null when there is none. */
+  read(key: string, range?: ByteRange): Promise<ObjectReader | null>;
   /** Deletes these objects (a run's, at retention); a key with no object is no error. */
   delete(keys: readonly string[]): Promise<void>;
   /** A URL a processor can PUT the object's bytes to (plain PUT, no extra headers needed), valid expiresInSeconds. */

@@ -1,6 +1,12 @@
 import { TheoryError } from "../../core/errors.ts";
 import type { S3Settings } from "../config.ts";
-import { type ObjectStore, type StoredObject, storageError } from "./object-store.ts";
+import {
+  type ByteRange,
+  type ObjectReader,
+  type ObjectStore,
+  type StoredObject,
+  storageError,
+} from "./object-store.ts";
 import { S3ObjectStore } from "./s3.ts";
 
 /**
@@ -35,6 +41,18 @@ export class R2ObjectStore implements ObjectStore {
   async head(key: string): Promise<{ etag: string; size: number } | null> {
     const object = await this.#call("head", () => this.#bucket.head(key));
     return object ? { etag: object.etag, size: object.size } : null;
+  }
+
+  async read(key: string, range?: ByteRange): Promise<ObjectReader | null> {
+    const object = await this.#call("read", () => this.#bucket.get(key, range ? { range } : {}));
+    if (!object) return null;
+    const contentType = object.httpMetadata?.contentType;
+    return {
+      body: object.body,
+      etag: object.etag,
+      size: object.size,
+      ...(contentType ? { contentType } : {}),
+    };
   }
 
   async delete(keys: readonly string[]): Promise<void> {

@@ -10,7 +10,9 @@ import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import { TheoryError } from "../../core/errors.ts";
 import type { S3Settings } from "../config.ts";
 import {
+  type ByteRange,
   MAX_PRESIGN_SECONDS,
+  type ObjectReader,
   type ObjectStore,
   type StoredObject,
   storageError,
@@ -79,6 +81,27 @@ export class S3ObjectStore implements ObjectStore {
     return { etag: unquoteEtag(output.ETag), size: output.ContentLength };
   }
 
+  async read(key: string, range?: ByteRange): Promise<ObjectReader | null> {
+    const command = new GetObjectCommand({
+      Bucket: this.#bucket,
+      Key: key,
+      ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}),
+    });
+    return this.#send("read", async () => {
+      const output = await this.#client.send(command);
+      if (!output.Body || !output.ETag) throw storageError("read", "the response carried no body or ETag");
+      // A ranged answer's length is the range's; the whole size is after the slash of Content-Range.
+      const size = Number(output.ContentRange?.split("/")[1] ?? output.ContentLength);
+      if (!Number.isInteger(size)) throw storageError("read", "the response carried no size");
+      return {
+        body: output.Body.transformToWebStream() as ReadableStream<Uint8Array>,
+        etag: unquoteEtag(output.ETag),
+        size,
+        ...(output.ContentType ? { contentType: output.ContentType } : {}),
+      };
+    });
+  }
+
   /**
    * One DeleteObject per key (a run has a handful). Neither DeleteObjects (it needs a checksum
    * header) nor listing (its XML answer cannot be read in workerd, which has no DOMParser) is used.
@@ -111,7 +134,10 @@ export class S3ObjectStore implements ObjectStore {
    * TheoryError naming only the S3 error code and status, never the URL or credentials.
    * A HEAD carries no error body, so for head any 404 (also a missing bucket) reads as missing.
    */
-  async #send<T>(operation: "put" | "get" | "head" | "delete", call: () => Promise<T>): Promise<T | null> {
+  async #send<T>(
+    operation: "put" | "get" | "read" | "head" | "delete",
+    call: () => Promise<T>,
+  ): Promise<T | null> {
     try {
       return await call();
     } catch (error) {

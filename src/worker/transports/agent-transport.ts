@@ -1,3 +1,4 @@
+import { RUN_SUBPROTOCOL } from "../../contract/frames.ts";
 import { TheoryError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { RunTransport, TransportHandlers } from "../../engine/transport.ts";
@@ -26,7 +27,13 @@ export function agentTransport(deps: { tunnel: TunnelDialer; agentId: string; lo
         throw new TheoryError("ERR_ENDPOINT_MISSING", `agent ${deps.agentId} is not connected`);
       }
       socket.accept();
-      deps.log?.info("ws.connect.ok", { ref, execution_id: runId, agent: deps.agentId });
+      // The tunnel relays theory.run.v1 frames: the run's session speaks that, as on the endpoint path.
+      deps.log?.info("ws.connect.ok", {
+        ref,
+        execution_id: runId,
+        agent: deps.agentId,
+        protocol: RUN_SUBPROTOCOL,
+      });
       return wireSocket(socket, { ...handlers, onMessage: (text) => unbatch(text, handlers) });
     },
   };
@@ -38,14 +45,19 @@ export function agentTransport(deps: { tunnel: TunnelDialer; agentId: string; lo
  * orchestrator unchanged, in order.
  */
 function unbatch(text: string, handlers: TransportHandlers): void {
-  if (!text.startsWith("[")) return handlers.onMessage(text);
+  if (!text.startsWith("[")) {
+    handlers.onMessage(text);
+    return;
+  }
   let frames: unknown;
   try {
     frames = JSON.parse(text);
   } catch {
     frames = undefined;
   }
-  if (!Array.isArray(frames) || !frames.every((frame) => typeof frame === "string"))
-    return handlers.onError(new TheoryError("ERR_INTERNAL", "the agent tunnel sent a malformed batch"));
+  if (!Array.isArray(frames) || !frames.every((frame) => typeof frame === "string")) {
+    handlers.onError(new TheoryError("ERR_INTERNAL", "the agent tunnel sent a malformed batch"));
+    return;
+  }
   for (const frame of frames) handlers.onMessage(frame);
 }

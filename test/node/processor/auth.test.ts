@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeConfig, loadProcessorConfig } from "../../../processor/config.ts";
+import { echoInputs } from "../../../scripts/lib/inputs.ts";
 import { ApiErrorSchema, RUN_SUBPROTOCOL } from "../../../src/contract/index.ts";
 import { newProcessorToken, processorAuthHeaders } from "../../../src/core/processor-auth.ts";
 import { DIGEST_A } from "../../support/examples.ts";
@@ -23,7 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => echo.close());
 
-const payload = (runId: string) => payloadFor("echo/text@1", runId, { params: { text: "hi" } });
+const payload = (runId: string) => payloadFor("echo/text@1", runId, echoInputs("hi"));
 const WRONG = processorAuthHeaders(newProcessorToken());
 
 /** A WebSocket upgrade request as raw HTTP, so a refusal's status and body can be read. */

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadProcessorConfig } from "../../../processor/config.ts";
 import { TOOLS } from "../../../processor/tools/index.ts";
+import { refSlug } from "../../../src/contract/ref.ts";
+import { TOOL_DEFINITIONS, toolSchemaFile } from "../../../src/contract/tools/index.ts";
 import { TheoryError } from "../../../src/core/errors.ts";
 import { parseToolRegistry } from "../../../src/core/tool-registry.ts";
 import { DIGEST_A } from "../../support/examples.ts";
@@ -50,9 +52,11 @@ describe("tools agree with registry.yaml", () => {
   );
   it("every registry tool is carried by the image, with the same outputs and secrets", () => {
     for (const [ref, entry] of Object.entries(registry.tools)) {
-      const tool = TOOLS.find((candidate) => candidate.ref === ref);
+      const tool = TOOLS.find((candidate) => candidate.definition.ref === ref);
       expect(tool, ref).toBeDefined();
-      expect([...(tool?.outputs ?? [])].sort()).toEqual([...entry.outputs].sort());
+      // One definition of inputs and outputs: the one the registry's schema file is exported from.
+      expect(tool?.definition).toBe(TOOL_DEFINITIONS[ref]);
+      expect(entry.schema).toBe(toolSchemaFile(refSlug(ref)));
       expect([...(tool?.secrets ?? [])].sort()).toEqual([...entry.secrets].sort());
     }
   });

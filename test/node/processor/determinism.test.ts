@@ -1,5 +1,9 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { envelopeModuloRun } from "../../../agent/conformance/envelope.ts";
+import { llmInputs } from "../../../scripts/lib/inputs.ts";
+import { localRunPrefix } from "../../../src/core/paths.ts";
+import { expectConformant } from "../../support/conformance.ts";
 import { payloadFor, postJson, type RunningProcessor, startProcessor } from "../../support/processor.ts";
 
 let llm: RunningProcessor;
@@ -9,17 +13,21 @@ beforeAll(async () => {
 afterAll(() => llm.close());
 
 const run = async (runId: string, extra: object = {}) =>
-  (await postJson(`${llm.http}/run`, payloadFor("llm/litellm@1", runId, { prompt: "same" }, extra))).text;
+  (await postJson(`${llm.http}/run`, payloadFor("llm/litellm@1", runId, llmInputs("same"), extra))).text;
 
 describe("processor determinism", () => {
   it("the same payload twice gives identical bytes", async () => {
-    expect(await run("det-1")).toBe(await run("det-1"));
+    await expectConformant(llm, "llm/litellm@1", ["determinism.repeat"]);
   });
 
   it("randomized run_ids and prefixes change only the run_id and paths, never the shape", async () => {
-    const reference = (await run("ref-run"))
-      .replaceAll("outputs/llm.litellm.1/ref-run/", "PREFIX/")
-      .replaceAll("ref-run", "RUN");
+    await expectConformant(llm, "llm/litellm@1", ["determinism.randomized"]);
+    // The kit's own comparison (envelopeModuloRun), over fast-check's run_ids and prefixes.
+    const reference = envelopeModuloRun(
+      await run("ref-run"),
+      "ref-run",
+      localRunPrefix("/artifacts/outputs/llm.litellm.1/ref-run/"),
+    );
     await fc.assert(
       fc.asyncProperty(
         fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$/),
@@ -27,9 +35,7 @@ describe("processor determinism", () => {
         async (runId, dir) => {
           const prefix = `${dir}/${runId}/`;
           const text = await run(runId, { write_prefix: `/artifacts/${prefix}` });
-          expect(text.replaceAll(prefix, "PREFIX/").replaceAll(`"run_id":"${runId}"`, '"run_id":"RUN"')).toBe(
-            reference,
-          );
+          expect(envelopeModuloRun(text, runId, localRunPrefix(`/artifacts/${prefix}`))).toBe(reference);
         },
       ),
       { numRuns: 25 },
@@ -42,7 +48,7 @@ describe("processor determinism", () => {
       (
         await postJson(
           `${llm.http}/run`,
-          payloadFor("llm/litellm@1", "det-2", { prompt: "other", max_tokens: 3 }),
+          payloadFor("llm/litellm@1", "det-2", llmInputs("other", { max_tokens: 3 })),
         )
       ).text,
     );

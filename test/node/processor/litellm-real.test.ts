@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { llmInputs } from "../../../scripts/lib/inputs.ts";
 import { startOpenAiCompatible } from "../../support/openai-stub.ts";
 import { converse, payloadFor, runOpen, startProcessor } from "../../support/processor.ts";
 
@@ -17,7 +18,16 @@ async function realRun(options: {
     const payload = payloadFor(
       "llm/litellm@1",
       "real-1",
-      options.inputs ?? { prompt: "Say hi", model: "gpt-test", system: "be brief" },
+      options.inputs ?? {
+        schema: "v1",
+        params: {
+          model: "gpt-test",
+          messages: [
+            { role: "system", content: "be brief" },
+            { role: "user", content: "Say hi" },
+          ],
+        },
+      },
       { mode: "real" },
     );
     const talk = await converse(llm.ws, [runOpen(payload)]);
@@ -71,9 +81,9 @@ describe("llm/litellm@1 in mode real (official openai client against a local Ope
 
   it("an upstream 401 -> ERR_AUTH; a missing model -> ERR_INPUTS", async () => {
     expect((await realRun({ failWith: 401 })).envelope.error.code).toBe("ERR_AUTH");
-    expect((await realRun({ inputs: { prompt: "hi" } })).envelope.error).toEqual({
+    expect((await realRun({ inputs: llmInputs("hi") })).envelope.error).toEqual({
       code: "ERR_INPUTS",
-      message: 'inputs.model is required in mode "real"',
+      message: 'inputs.params.model is required in mode "real"',
     });
   });
 

@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { llmInputs } from "../../../scripts/lib/inputs.ts";
 import { EnvelopeSchema, OutputIndexSchema } from "../../../src/contract/index.ts";
+import { expectConformant } from "../../support/conformance.ts";
 import { payloadFor, postJson, type RunningProcessor, startProcessor } from "../../support/processor.ts";
 import { type LocalS3, startS3 } from "../../support/s3.ts";
 
@@ -20,7 +22,7 @@ const key = (runId: string, path: string) => `w1/${runId}/${path}`;
 async function worldPayload(runId: string, urlFor: (path: string) => Promise<string>) {
   const outputs: Record<string, string> = {};
   for (const path of ["text/response.txt", "outputs.json"]) outputs[path] = await urlFor(path);
-  return payloadFor("llm/litellm@1", runId, { prompt: "hi" }, { world_id: "w1", outputs });
+  return payloadFor("llm/litellm@1", runId, llmInputs("hi"), { world_id: "w1", outputs });
 }
 
 describe("world scope: presigned PUTs to an S3-compatible store", () => {
@@ -44,6 +46,10 @@ describe("world scope: presigned PUTs to an S3-compatible store", () => {
       run_id: "world-1",
       outputs: [{ path: "text/response.txt", size: Buffer.byteLength(body), etag: stored }],
     });
+  });
+
+  it("the kit's presigned-PUT stand-in gets every artifact and the index, their ETags in etag_map", async () => {
+    await expectConformant(llm, "llm/litellm@1", ["envelope.world-etags"]);
   });
 
   it("a PUT the store refuses gives an error envelope, never a partial success", async () => {

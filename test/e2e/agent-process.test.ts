@@ -1,0 +1,184 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
+import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
+import { freePort } from "./support/docker.ts";
+import { startRecordedProcessor } from "./support/source-processor.ts";
+
+// The real `theory agent` process as an operator runs it, across a real control-plane restart
+// (wrangler dev stopped and started again on the same port and state), and refused for good.
+const root = join(import.meta.dirname, "..", "..");
+const DIGEST = `sha256:${"4".repeat(64)}`;
+const AGENT = "e2e-proc";
+let dir = "";
+let home = "";
+let processor: LocalProcess;
+let controlPlane: LocalProcess;
+let cpPort = 0;
+let authTokens = "";
+let headers: Record<string, string> = {};
+let agentToken = "";
+let readerToken = "";
+
+/** llm/litellm@1's inputs for a short mock run. */
+const litellmInputs = (content: string) => llmInputs(content, { max_tokens: 5 });
+
+const startCp = () =>
+  startControlPlane({
+    port: cpPort,
+    vars: { AUTH_TOKENS: authTokens, LOG_LEVEL: "warn" },
+    stateDir: join(dir, "cp-state"),
+  });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "theory-e2e-agent-process-"));
+  home = join(dir, "home");
+  processor = await startRecordedProcessor(dir, home, DIGEST);
+  const admin = makeGrant("admin", ["runs:write", "runs:read"]);
+  const agent = makeGrant("agent", ["agents:connect"], AGENT);
+  const reader = makeGrant("reader", ["runs:read"], AGENT);
+  authTokens = JSON.stringify([admin.grant, agent.grant, reader.grant]);
+  headers = { Authorization: `Bearer ${admin.token}`, "Content-Type": "application/json" };
+  agentToken = agent.token;
+  readerToken = reader.token;
+  cpPort = await freePort();
+  controlPlane = await startCp();
+});
+
+afterAll(async () => {
+  await controlPlane?.stop();
+  await processor?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface AgentProcess {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function startAgent(agentId: string, token: string): AgentProcess {
+  const child = spawn(
+    process.execPath,
+    [join(root, "agent", "bin", "theory.js"), "agent", "--agent-id", agentId, "--json"],
+    {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH,
+        THEORY_HOME: home,
+        THEORY_CONTROL_PLANE: controlPlane.url,
+        THEORY_AGENT_TOKEN: token,
+        THEORY_LOG_LEVEL: "debug",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk) => (stdout += chunk));
+  child.stderr?.on("data", (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** The NDJSON events the process logged so far, by name. */
+const events = (agent: AgentProcess, name: string) =>
+  agent
+    .stderr()
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line.event === name);
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function online(): Promise<boolean> {
+  const response = await fetch(`${controlPlane.url}/v1/agents`, { headers });
+  const list = (await response.json()) as { agents: { agent_id: string; online: boolean }[] };
+  return list.agents.some((agent) => agent.agent_id === AGENT && agent.online);
+}
+
+async function runLocal(runId: string) {
+  const response = await fetch(`${controlPlane.url}/v1/runs`, {
+    method: "POST",
+    headers: { ...headers, Prefer: "wait=20" },
+    body: JSON.stringify({
+      ref: "llm/litellm@1",
+      run_id: runId,
+      mode: "mock",
+      inputs: litellmInputs("hi"),
+      target: "local",
+      agent: AGENT,
+      artifact_scope: "local",
+    }),
+  });
+  return (await response.json()) as { state: string; envelope?: { status: string } };
+}
+
+/** Exits within `ms`, or the test fails (and the process is killed). */
+async function exitCode(agent: AgentProcess, ms = 30_000): Promise<number | null> {
+  const timer = setTimeout(() => agent.child.kill("SIGKILL"), ms);
+  const code = await agent.exited;
+  clearTimeout(timer);
+  return code;
+}
+
+describe("the theory agent process", () => {
+  it("stays up across a control-plane restart: reconnects, says Hello again, runs; SIGTERM stops it with exit 0", async () => {
+    const agent = startAgent(AGENT, agentToken);
+    try {
+      await until("the agent online", online);
+      expect(events(agent, "ws.connect.ok")[0]).toMatchObject({ agent: AGENT, protocol: "theory.agent.v1" });
+      expect((await runLocal("proc-before")).state).toBe("succeeded");
+
+      await controlPlane.stop();
+      await until("agent.reconnect", () => events(agent, "agent.reconnect").length > 0);
+      // Backoff starts at 250 ms: by 3 s the agent has been waiting on more than one attempt.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      expect(agent.child.exitCode, agent.stderr()).toBeNull();
+      expect(events(agent, "agent.reconnect").length).toBeGreaterThan(1);
+
+      const hellos = events(agent, "ws.connect.ok").length;
+      controlPlane = await startCp();
+      await until("the agent online again", online, 60_000);
+      expect(events(agent, "ws.connect.ok").length).toBeGreaterThan(hellos);
+      expect((await runLocal("proc-after")).state).toBe("succeeded");
+      expect(agent.child.exitCode).toBeNull();
+
+      agent.child.kill("SIGTERM");
+      expect(await exitCode(agent), agent.stderr()).toBe(0);
+      expect(agent.stdout()).toBe(`{"agent_id":"${AGENT}","stopped":true}\n`);
+    } finally {
+      agent.child.kill("SIGKILL");
+    }
+  }, 180_000);
+
+  it("a token without agents:connect: exits 3 with ERR_AUTH on stdout", async () => {
+    const agent = startAgent(AGENT, readerToken);
+    expect(await exitCode(agent), agent.stderr()).toBe(3);
+    expect(JSON.parse(agent.stdout())).toEqual({
+      status: "error",
+      error: { code: "ERR_AUTH", message: expect.stringContaining("agents:connect") },
+    });
+  });
+
+  it("a Hello that names another agent (close 1008): exits 3 with ERR_AUTH", async () => {
+    const agent = startAgent("someone-else", agentToken);
+    expect(await exitCode(agent), agent.stderr()).toBe(3);
+    expect(JSON.parse(agent.stdout())).toEqual({
+      status: "error",
+      error: { code: "ERR_AUTH", message: expect.stringContaining("Hello names another agent") },
+    });
+    expect(agent.stderr()).not.toContain(agentToken);
+  });
+});
