@@ -23,7 +23,7 @@ import { endpointTransport } from "../src/engine/endpoint-transport.ts";
 import { executeRun, type RunRecord } from "../src/engine/orchestrator.ts";
 import { planRun, type RunPlan } from "../src/engine/run-plan.ts";
 import type { RunTransport } from "../src/engine/transport.ts";
-import { lookupEndpoint } from "../src/worker/endpoint-lookup.ts";
+import { resolveEndpoint } from "../src/worker/endpoint-lookup.ts";
 import { agentTunnel } from "../src/worker/objects.ts";
 import { type Runtime, runtimeFor } from "../src/worker/runtime.ts";
 import { agentTransport } from "../src/worker/transports/agent-transport.ts";
@@ -470,13 +470,10 @@ export class RunSession extends DurableObject<Env> {
       });
     }
     return endpointTransport({
-      resolve: (ref) => lookupEndpoint(this.env, ref),
+      resolve: (ref) => resolveEndpoint(this.env, config, ref),
       connect: workerdConnect,
       fetch: (input, init) => fetch(input, init),
       health: config.health,
-      headers: config.modalProxy
-        ? { "Modal-Key": config.modalProxy.key, "Modal-Secret": config.modalProxy.secret }
-        : {},
       log: log.child({ target: "modal", ref: request.ref, execution_id: request.run_id }),
     });
   }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { EnvFingerprintSchema } from "../src/contract/envelope.ts";
-import { DigestSchema } from "../src/contract/primitives.ts";
+import { DigestSchema, ProcessorTokenSchema } from "../src/contract/primitives.ts";
 import { RefSchema } from "../src/contract/ref.ts";
 import { TheoryError } from "../src/core/errors.ts";
 import { describeIssues } from "../src/core/validation.ts";
@@ -14,6 +14,8 @@ const ProcessorEnvSchema = z.object({
   IMAGE_DIGEST: DigestSchema,
   ENV_FINGERPRINT: EnvFingerprintSchema,
   ARTIFACTS_ROOT: z.string().startsWith("/", "must be an absolute path").default("/artifacts"),
+  /** Admits `/run` (docs/contract.md#processor-auth): a tunnel URL is public, so the run path is not. */
+  PROCESSOR_TOKEN: ProcessorTokenSchema,
 });
 
 export interface ProcessorConfig {
@@ -24,6 +26,8 @@ export interface ProcessorConfig {
   envFingerprint: string;
   /** Where `/artifacts/` of the contract lives on this machine's disk. */
   artifactsRoot: string;
+  /** The bearer token `/run` requires; never logged (it is on the logger's secrets list). */
+  processorToken: string;
   /** The tool's own secrets and settings are read from here at run time. */
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -40,11 +44,12 @@ export function loadProcessorConfig(env: Readonly<Record<string, string | undefi
     imageDigest: vars.IMAGE_DIGEST,
     envFingerprint: vars.ENV_FINGERPRINT,
     artifactsRoot: vars.ARTIFACTS_ROOT,
+    processorToken: vars.PROCESSOR_TOKEN,
     env,
   };
 }
 
-/** What is safe to log once at start: everything but `env`, in the log canon's snake_case. */
+/** What is safe to log once at start: everything but `env` and the token, in the log canon's snake_case. */
 export function describeConfig(config: ProcessorConfig): Record<string, unknown> {
   return {
     tool_ref: config.toolRef,

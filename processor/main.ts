@@ -1,10 +1,13 @@
 // The container's entry point: config from the environment, logged once, then serve.
 import { createLogger } from "../src/core/log.ts";
+import { PROCESSOR_TOKEN_ENV } from "../src/core/processor-auth.ts";
 import { describeConfig, loadProcessorConfig } from "./config.ts";
 import { createProcessorServer } from "./server.ts";
 import { TOOLS } from "./tools/index.ts";
 
-const log = createLogger({ fields: { target: "processor" } });
+// The token on the secrets list: whatever a line carries, the token's value never reaches a log.
+const token = process.env[PROCESSOR_TOKEN_ENV];
+const log = createLogger({ fields: { target: "processor" }, secrets: token ? [token] : [] });
 try {
   const config = loadProcessorConfig(process.env);
   log.info("config.resolved", describeConfig(config));

@@ -4,6 +4,7 @@ import { WebSocketServer } from "ws";
 import { MAX_FRAME_BYTES, RUN_SUBPROTOCOL } from "../src/contract/frames.ts";
 import { TheoryError } from "../src/core/errors.ts";
 import type { Logger } from "../src/core/log.ts";
+import { bearerCheck, refusal } from "./auth.ts";
 import type { ProcessorConfig } from "./config.ts";
 import { handleRunHttp, sendHealth, sendNotFound } from "./http.ts";
 import type { RunDeps } from "./run-tool.ts";
@@ -26,12 +27,21 @@ export function createProcessorServer(options: {
   if (!tool)
     throw new TheoryError("ERR_INPUTS", `TOOL_REF ${options.config.toolRef} is not carried by this image`);
   const deps: RunDeps = { config: options.config, tool, log: options.log, fetch: options.fetch };
+  const admitted = bearerCheck(options.config.processorToken);
+  const refuse = (route: string) => {
+    options.log.warn("error.auth", { route, code: "ERR_AUTH" });
+    return refusal(options.config);
+  };
 
   const http = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://processor").pathname;
     const route = `${req.method} ${path}`;
     if (route === "GET /healthz") return sendHealth(res);
     if (route === "POST /run" || route === "POST /run-stream") {
+      if (!admitted(req.headers)) {
+        const { body, headers } = refuse(route);
+        return void res.writeHead(401, headers).end(body);
+      }
       return void handleRunHttp(req, res, deps, path === "/run-stream").catch((error: unknown) => {
         options.log.error("error.http.run", { error: error as Error });
         if (!res.headersSent) res.writeHead(500).end();
@@ -49,6 +59,12 @@ export function createProcessorServer(options: {
   http.on("upgrade", (req, socket, head) => {
     const path = new URL(req.url ?? "/", "http://processor").pathname;
     const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+    if (path === "/run" && !admitted(req.headers)) {
+      const { body, headers } = refuse("GET /run (upgrade)");
+      const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
+      socket.end(`HTTP/1.1 401 Unauthorized\r\n${lines.join("\r\n")}\r\n\r\n${body}`);
+      return;
+    }
     if (path !== "/run" || !offered.includes(RUN_SUBPROTOCOL)) {
       const status = path !== "/run" ? "404 Not Found" : "400 Bad Request";
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);

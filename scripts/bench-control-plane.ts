@@ -12,9 +12,10 @@ import { join } from "node:path";
 import { recordContainer } from "../agent/localctl/state.ts";
 import { RUN_SUBPROTOCOL } from "../src/contract/frames.ts";
 import { defaultWritePrefix } from "../src/core/paths.ts";
+import { processorAuthHeaders } from "../src/core/processor-auth.ts";
 import { readSse } from "../src/core/sse-reader.ts";
 import { llmInputs } from "./lib/inputs.ts";
-import { makeGrant, startControlPlane, startProcessorProcess } from "./lib/local-stack.ts";
+import { makeGrant, registrationFor, startControlPlane, startProcessorProcess } from "./lib/local-stack.ts";
 import { type Figures, measure, print, wsRun } from "./lib/measure.ts";
 
 const quick = process.argv.includes("--quick");
@@ -51,7 +52,7 @@ const [theory, floor] = await Promise.all([
     port: BASE + 3,
     inspectorPort: BASE + 5,
     config: join(root, "scripts", "bench", "floor", "wrangler.toml"),
-    vars: { PROCESSOR_URL: processor.url },
+    vars: { PROCESSOR_URL: processor.url, PROCESSOR_TOKEN: processor.token },
   }),
 ]);
 let agent: ChildProcess | undefined;
@@ -94,7 +95,8 @@ async function floorRun(): Promise<void> {
     throw new Error(`floor run did not succeed: ${text.slice(0, 200)}`);
 }
 
-const directRun = () => wsRun(`${processor.url.replace("http", "ws")}/run`, payload(runId("direct"), 5));
+const directRun = () =>
+  wsRun(`${processor.url.replace("http", "ws")}/run`, processor.token, payload(runId("direct"), 5));
 
 interface Stream {
   tokens: number;
@@ -142,7 +144,9 @@ async function directStream(count: number): Promise<Stream> {
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
     import("ws").then(({ default: WebSocket }) => {
-      const socket = new WebSocket(`${processor.url.replace("http", "ws")}/run`, [RUN_SUBPROTOCOL]);
+      const socket = new WebSocket(`${processor.url.replace("http", "ws")}/run`, [RUN_SUBPROTOCOL], {
+        headers: processorAuthHeaders(processor.token),
+      });
       socket.on("open", () =>
         socket.send(
           `{"kind":"RunOpen","content":{"role":"client","payload":${payload(runId("ds"), count)}}}`,
@@ -253,7 +257,7 @@ try {
   const registered = await fetch(`${theory.url}/v1/endpoints/${REF}`, {
     method: "PUT",
     headers,
-    body: JSON.stringify({ url: processor.url, image_digest: DIGEST }),
+    body: JSON.stringify(registrationFor(processor, DIGEST)),
   });
   if (!registered.ok) throw new Error(`endpoint registration failed: ${registered.status}`);
   await recordContainer(home, {
@@ -264,6 +268,7 @@ try {
     port: BASE + 1,
     image: `127.0.0.1:5000/theory/processor@${DIGEST}`,
     image_digest: DIGEST,
+    processor_token: processor.token,
     started_at: new Date().toISOString(),
   });
   agent = spawn(

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultWritePrefix } from "../src/core/paths.ts";
+import { processorAuthHeaders } from "../src/core/processor-auth.ts";
 import { echoInputs, llmInputs } from "./lib/inputs.ts";
 import { startProcessorProcess } from "./lib/local-stack.ts";
 import { measure, print, wsRun } from "./lib/measure.ts";
@@ -20,10 +21,10 @@ const payload = (ref: string, runId: string, inputs: object) =>
     settle: "fast",
   });
 
-async function httpRun(url: string, body: string): Promise<void> {
+async function httpRun(url: string, token: string, body: string): Promise<void> {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...processorAuthHeaders(token) },
     body,
   });
   const text = await response.text();
@@ -46,13 +47,13 @@ try {
       bench: "echo.ws",
       concurrency,
       ...(await measure(concurrency, runs, (i) =>
-        wsRun(`${echo.url.replace("http", "ws")}/run`, echoBody(i)),
+        wsRun(`${echo.url.replace("http", "ws")}/run`, echo.token, echoBody(i)),
       )),
     });
     print({
       bench: "echo.http",
       concurrency,
-      ...(await measure(concurrency, runs, (i) => httpRun(`${echo.url}/run`, echoBody(i)))),
+      ...(await measure(concurrency, runs, (i) => httpRun(`${echo.url}/run`, echo.token, echoBody(i)))),
     });
   }
   for (let round = 0; round < 3; round++) {
@@ -60,6 +61,7 @@ try {
     const t0 = performance.now();
     await wsRun(
       `${llm.url.replace("http", "ws")}/run`,
+      llm.token,
       payload("llm/litellm@1", `tokens-${round}`, llmInputs("bench", { max_tokens: 10_000 })),
       () => tokens++,
     );

@@ -3,6 +3,7 @@ import { EnvFingerprintSchema } from "../../src/contract/envelope.ts";
 import { DigestSchema, HttpUrlSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { probeHealth } from "../../src/core/health.ts";
+import { PROCESSOR_TOKEN_ENV } from "../../src/core/processor-auth.ts";
 import { toolDefinition } from "../../src/core/tool-inputs.ts";
 import { envFingerprint, lookupTool } from "../../src/core/tool-registry.ts";
 import { type CommandInput, defineCommand, type OptionSpecs } from "../cli/command.ts";
@@ -11,9 +12,6 @@ import { type ConformanceTarget, renderReport, runConformance } from "../conform
 import { localArtifactsDir } from "../localctl/start.ts";
 import { localUrl, readContainers } from "../localctl/state.ts";
 import { loadToolRegistry } from "../tool-registry/load.ts";
-
-/** The environment variable the kit reads the processor's auth token from when --token is absent. */
-export const PROCESSOR_TOKEN_ENV = "PROCESSOR_TOKEN";
 
 const OPTIONS = {
   url: { type: "string", placeholder: "URL", description: "a running processor, http://HOST:PORT" },
@@ -95,6 +93,8 @@ async function targetOf(values: Values, context: CliContext): Promise<Conformanc
     url: localUrl(record.port),
     tool: toolDefinition(ref),
     ...given,
+    // The token localctl started the container with, unless one was given.
+    token: given.token ?? record.processor_token,
     artifactsDir: given.artifactsDir ?? localArtifactsDir(context.config.home),
     imageDigest: given.imageDigest ?? record.image_digest,
     envFingerprint: given.envFingerprint ?? envFingerprint(lookupTool(registry, ref).resources),

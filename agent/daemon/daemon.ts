@@ -14,6 +14,7 @@ import type { Platform } from "../../src/contract/primitives.ts";
 import { type BackoffPolicy, backoffDelay } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
+import { processorAuthHeaders } from "../../src/core/processor-auth.ts";
 import { containerHealthy, readContainers } from "../localctl/state.ts";
 
 /**
@@ -315,6 +316,7 @@ export class AgentDaemon {
       return this.fail(runId, { code: "ERR_HEALTH", message: `${ref} is started but not healthy` });
     if (!this.bridges.has(runId)) return; // closed by the control plane meanwhile
     const processor = new WebSocket(`ws://127.0.0.1:${record.port}/run`, [RUN_SUBPROTOCOL], {
+      headers: processorAuthHeaders(record.processor_token),
       maxPayload: MAX_FRAME_BYTES,
     });
     bridge.processor = processor;

@@ -1,13 +1,18 @@
 import WebSocket from "ws";
 import { MAX_FRAME_BYTES } from "../../src/contract/frames.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import type { SocketConnector } from "../../src/engine/endpoint-transport.ts";
+import { refusedHandshake, type SocketConnector } from "../../src/engine/endpoint-transport.ts";
 
 /** A WebSocket dialed from Node (the CLI's direct runs), with the same frame limit as the processor. */
 export const nodeConnect: SocketConnector = (url, protocol, headers, handlers) =>
   new Promise((resolve, reject) => {
     const socket = new WebSocket(url, [protocol], { headers, maxPayload: MAX_FRAME_BYTES });
     let opened = false;
+    socket.on("unexpected-response", (request, response) => {
+      response.resume();
+      request.destroy();
+      reject(refusedHandshake(response.statusCode ?? 0));
+    });
     socket.on("open", () => {
       opened = true;
       if (socket.protocol !== protocol) {

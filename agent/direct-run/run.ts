@@ -4,7 +4,7 @@ import type { ProcessorFrame } from "../../src/contract/frames.ts";
 import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
-import { endpointTransport } from "../../src/engine/endpoint-transport.ts";
+import { endpointTransport, type ResolvedEndpoint } from "../../src/engine/endpoint-transport.ts";
 import { executeRun } from "../../src/engine/orchestrator.ts";
 import type { RunPlan } from "../../src/engine/run-plan.ts";
 import { nodeConnect } from "./node-socket.ts";
@@ -28,8 +28,11 @@ export interface DirectRunResult {
 }
 
 export interface DirectRunDeps {
-  /** The endpoint's base URL (http://127.0.0.1:PORT, or a Modal tunnel's https URL); null = none. */
-  resolve(ref: string): Promise<{ url: string } | null>;
+  /**
+   * The endpoint (http://127.0.0.1:PORT, a Modal tunnel's or web endpoint's https URL) with the
+   * processor's token and any proxy-auth headers; null = none.
+   */
+  resolve(ref: string): Promise<ResolvedEndpoint | null>;
   log: Logger;
   signal: AbortSignal;
   onFrame?(frame: ProcessorFrame, text: string): void;

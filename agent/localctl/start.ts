@@ -8,6 +8,7 @@ import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { waitStartedHealthy } from "../../src/core/health.ts";
 import type { Logger } from "../../src/core/log.ts";
+import { newProcessorToken, PROCESSOR_TOKEN_ENV } from "../../src/core/processor-auth.ts";
 import { requireSecrets } from "../../src/core/secrets.ts";
 import { envFingerprint, lookupTool, resolveImage } from "../../src/core/tool-registry.ts";
 import type { CliConfig } from "../cli/config.ts";
@@ -113,6 +114,8 @@ export async function startLocal(
   await mkdir(artifacts, { recursive: true });
   await chmod(artifacts, 0o777); // the processor image runs as uid 1000
   deps.progress(`starting ${name} from ${image}`);
+  // Host networking puts /run on every local user's loopback: only holders of the token may run.
+  const processorToken = newProcessorToken();
   const containerId = await containers.run({
     name,
     image,
@@ -124,6 +127,7 @@ export async function startLocal(
       IMAGE_DIGEST: digest,
       ENV_FINGERPRINT: envFingerprint(tool.resources),
       ARTIFACTS_ROOT: "/artifacts",
+      [PROCESSOR_TOKEN_ENV]: processorToken,
       ...secrets,
     },
     labels: { "theory.ref": options.ref, "theory.image_digest": digest },
@@ -139,6 +143,7 @@ export async function startLocal(
     port: tool.port,
     image,
     image_digest: digest,
+    processor_token: processorToken,
     started_at: new Date().toISOString(),
   };
   // Recorded before the health wait, so an interrupted start can still be stopped.

@@ -1,11 +1,9 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { DigestSchema, PlatformSchema } from "../../src/contract/primitives.ts";
+import { DigestSchema, PlatformSchema, ProcessorTokenSchema } from "../../src/contract/primitives.ts";
 import { RefSchema } from "../../src/contract/ref.ts";
-import { TheoryError } from "../../src/core/errors.ts";
 import { probeHealth } from "../../src/core/health.ts";
-import { describeIssues } from "../../src/core/validation.ts";
+import { readStateFile, writeStateFile } from "../cli/state-file.ts";
 
 /** A recorded container's base URL: containers run on the host network, bound to loopback. */
 export const localUrl = (port: number): string => `http://127.0.0.1:${port}`;
@@ -29,6 +27,8 @@ export const ContainerRecordSchema = z.strictObject({
   image: z.string().min(1),
   /** The digest actually resolved and injected as IMAGE_DIGEST. */
   image_digest: DigestSchema,
+  /** The PROCESSOR_TOKEN it was started with: the agent and `localctl run` send it (the file is 0600). */
+  processor_token: ProcessorTokenSchema,
   started_at: z.iso.datetime(),
 });
 export type ContainerRecord = z.infer<typeof ContainerRecordSchema>;
@@ -39,25 +39,12 @@ const stateFile = (home: string) => join(home, "local", "containers.json");
 
 /** The started containers by ref; an absent file is an empty state. */
 export async function readContainers(home: string): Promise<Record<string, ContainerRecord>> {
-  let text: string;
-  try {
-    text = await readFile(stateFile(home), "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
-    throw error;
-  }
-  const parsed = StateSchema.safeParse(JSON.parse(text));
-  if (!parsed.success)
-    throw new TheoryError("ERR_INPUTS", `${stateFile(home)}: ${describeIssues(parsed.error)}`);
-  return parsed.data.containers;
+  return (await readStateFile(stateFile(home), StateSchema, { containers: {} })).containers;
 }
 
-/** Replaces the whole state atomically (write, then rename). */
+/** Replaces the whole state atomically. */
 async function writeContainers(home: string, containers: Record<string, ContainerRecord>): Promise<void> {
-  await mkdir(join(home, "local"), { recursive: true });
-  const temporary = `${stateFile(home)}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify({ containers }, null, 2)}\n`, { mode: 0o600 });
-  await rename(temporary, stateFile(home));
+  await writeStateFile(stateFile(home), { containers });
 }
 
 export async function recordContainer(home: string, record: ContainerRecord): Promise<void> {

@@ -27,6 +27,13 @@ export interface StartedSandbox {
   url: string;
 }
 
+/** A deployed web function, as Modal reports it. */
+export interface WebFunction {
+  function_id: string;
+  /** Its web URL, from Modal (never built from names). */
+  url: string;
+}
+
 export interface SandboxStatus {
   sandbox_id: string;
   running: boolean;
@@ -89,7 +96,7 @@ function bridge(log: Logger): ModalLogger {
 
 /**
  * Modal through its JS SDK: apps, named sandboxes (the V2 backend) with one encrypted port each,
- * named secrets. Credentials come from MODAL_TOKEN_ID / MODAL_TOKEN_SECRET (and the server from
+ * deployed web functions (looked up, never deployed here), named secrets. Credentials come from MODAL_TOKEN_ID / MODAL_TOKEN_SECRET (and the server from
  * MODAL_SERVER_URL, read by the SDK). Every failure is a TheoryError.
  */
 export class ModalGateway {
@@ -183,6 +190,23 @@ export class ModalGateway {
       throw mapModalError(error, `terminating sandbox ${name}`);
     }
     return { sandbox_id: sandbox.sandboxId };
+  }
+
+  /**
+   * The deployed function `name` of app `app` and its web URL, or null when it is not deployed. A
+   * function that is deployed but serves no web endpoint is ERR_ENDPOINT_MISSING.
+   */
+  async webFunction(app: string, name: string): Promise<WebFunction | null> {
+    try {
+      const deployed = await this.#client.functions.fromName(app, name);
+      const url = await deployed.getWebUrl();
+      if (!url)
+        throw new TheoryError("ERR_ENDPOINT_MISSING", `Modal function ${app}/${name} is not a web endpoint`);
+      return { function_id: deployed.functionId, url };
+    } catch (error) {
+      if (error instanceof NotFoundError) return null;
+      throw mapModalError(error, `looking up function ${app}/${name}`);
+    }
   }
 
   /** Creates or overwrites the named secret with exactly these values. */

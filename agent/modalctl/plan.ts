@@ -1,6 +1,7 @@
 import { refSlug } from "../../src/contract/ref.ts";
-import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
+import type { ToolEntry, ToolRegistry } from "../../src/contract/tool-registry.ts";
 import type { BackoffPolicy } from "../../src/core/backoff.ts";
+import { PROCESSOR_TOKEN_ENV } from "../../src/core/processor-auth.ts";
 import { requireSecrets } from "../../src/core/secrets.ts";
 import { envFingerprint, lookupTool, memoryMiB, resolveImage } from "../../src/core/tool-registry.ts";
 
@@ -9,7 +10,7 @@ export const MODAL_PLATFORM = "amd64" as const;
 /** How long a started sandbox lives unless `--lifetime` says otherwise (Modal's own default is 5 min). */
 export const DEFAULT_LIFETIME_S = 3600;
 
-/** A new sandbox's cold start (image pull, boot) can take far longer than a local container's. */
+/** A new sandbox's or web endpoint's cold start (image pull, boot) can take far longer than a local container's. */
 export const SANDBOX_HEALTH: BackoffPolicy = {
   initialMs: 100,
   maxMs: 2000,
@@ -41,6 +42,22 @@ export interface SandboxSpec {
 /** The ref's named Modal secret, holding the tool registry's `secrets` for it (`modalctl sync-secrets`). */
 export const secretNameFor = (app: string): string => `${app}-secrets`;
 
+/** The ref's named Modal secret holding its web endpoint's PROCESSOR_TOKEN (`modalctl sync-secrets`). */
+export const tokenSecretNameFor = (app: string): string => `${app}-processor-token`;
+
+/** The web endpoint's function when the registry's `modal.function` names none. */
+export const DEFAULT_WEB_FUNCTION = "serve";
+
+/** The processor's environment on Modal, token aside: what it serves and what it was started from. */
+function processorEnv(tool: ToolEntry, ref: string, digest: string): Record<string, string> {
+  return {
+    IMAGE_DIGEST: digest,
+    ENV_FINGERPRINT: envFingerprint(tool.resources),
+    TOOL_REF: ref,
+    PORT: String(tool.port),
+  };
+}
+
 /** Where a ref's sandbox lives on Modal: its app, its name in the app, the port it serves. */
 export function sandboxAddress(
   registry: ToolRegistry,
@@ -50,13 +67,13 @@ export function sandboxAddress(
   return { app: tool.modal.app, name: refSlug(ref), port: tool.port };
 }
 
+/** A sandbox's spec; its env carries the PROCESSOR_TOKEN `modalctl start` generated for it. */
 export function sandboxSpec(
   registry: ToolRegistry,
-  options: { ref: string; oci?: string; lifetimeS?: number },
+  options: { ref: string; oci?: string; lifetimeS?: number; processorToken: string },
 ): SandboxSpec {
   const tool = lookupTool(registry, options.ref);
   const { image, digest } = resolveImage(registry, options.ref, MODAL_PLATFORM, options.oci);
-  const fingerprint = envFingerprint(tool.resources);
   return {
     ref: options.ref,
     ...sandboxAddress(registry, options.ref),
@@ -65,13 +82,54 @@ export function sandboxSpec(
     cpu: tool.resources.cpu,
     memoryMiB: memoryMiB(tool.resources.memory),
     timeoutS: Math.max(options.lifetimeS ?? DEFAULT_LIFETIME_S, tool.timeout_s),
-    env: {
-      IMAGE_DIGEST: digest,
-      ENV_FINGERPRINT: fingerprint,
-      TOOL_REF: options.ref,
-      PORT: String(tool.port),
-    },
+    env: { ...processorEnv(tool, options.ref, digest), [PROCESSOR_TOKEN_ENV]: options.processorToken },
     ...(tool.secrets.length > 0 ? { secret: secretNameFor(tool.modal.app) } : {}),
+  };
+}
+
+/** Where a ref's web endpoint lives on Modal: its app, the function serving it, the port it serves. */
+export function webAddress(
+  registry: ToolRegistry,
+  ref: string,
+): { app: string; function: string; port: number } {
+  const tool = lookupTool(registry, ref);
+  return { app: tool.modal.app, function: tool.modal.function ?? DEFAULT_WEB_FUNCTION, port: tool.port };
+}
+
+/** Everything the ref's Modal app (`modalctl deploy-file`) says, from its registry entry alone. */
+export interface WebSpec {
+  ref: string;
+  app: string;
+  function: string;
+  /** `repository@sha256:…`: the amd64 pin, never a tag. */
+  image: string;
+  digest: string;
+  port: number;
+  cpu: number;
+  memoryMiB: number;
+  /** Per request (a run): the registry's timeout_s. */
+  timeoutS: number;
+  /** The processor's env but its token, which comes from `tokenSecret`. */
+  env: Record<string, string>;
+  /** The tool's own secrets, when it declares any. */
+  secret?: string;
+  tokenSecret: string;
+}
+
+export function webSpec(registry: ToolRegistry, ref: string): WebSpec {
+  const tool = lookupTool(registry, ref);
+  const { image, digest } = resolveImage(registry, ref, MODAL_PLATFORM);
+  return {
+    ref,
+    ...webAddress(registry, ref),
+    image,
+    digest,
+    cpu: tool.resources.cpu,
+    memoryMiB: memoryMiB(tool.resources.memory),
+    timeoutS: tool.timeout_s,
+    env: processorEnv(tool, ref, digest),
+    ...(tool.secrets.length > 0 ? { secret: secretNameFor(tool.modal.app) } : {}),
+    tokenSecret: tokenSecretNameFor(tool.modal.app),
   };
 }
 

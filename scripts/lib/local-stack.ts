@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { SCOPES } from "../../src/contract/api.ts";
 import type { BackoffPolicy } from "../../src/core/backoff.ts";
 import { waitStartedHealthy } from "../../src/core/health.ts";
+import { newProcessorToken, PROCESSOR_TOKEN_ENV } from "../../src/core/processor-auth.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 
@@ -49,25 +50,37 @@ const stopper =
     await cleanup();
   };
 
-/** The processor from source (`node processor/main.ts`), serving one tool on loopback. */
+/** A processor started here, with the token that admits a run on it (src/core/processor-auth.ts). */
+export interface ProcessorProcess extends LocalProcess {
+  token: string;
+}
+
+/** The `PUT /v1/endpoints/{ref}` body that registers a processor started here (at `url`, its own by default). */
+export function registrationFor(processor: ProcessorProcess, imageDigest: string, url = processor.url) {
+  return { url, image_digest: imageDigest, processor_token: processor.token };
+}
+
+/** The processor from source (`node processor/main.ts`), serving one tool on loopback, with a fresh token. */
 export async function startProcessorProcess(options: {
   toolRef: string;
   port: number;
   env: Record<string, string>;
-}): Promise<LocalProcess> {
+}): Promise<ProcessorProcess> {
+  const token = newProcessorToken();
   const child = spawn(process.execPath, [join(root, "processor", "main.ts")], {
     env: {
       ...process.env,
       TOOL_REF: options.toolRef,
       PORT: String(options.port),
       HOST: "127.0.0.1",
+      [PROCESSOR_TOKEN_ENV]: token,
       ...options.env,
     },
     stdio: ["ignore", "ignore", "ignore"],
   });
   const url = `http://127.0.0.1:${options.port}`;
   await waitHealthy(url, child, `processor ${options.toolRef}`);
-  return { url, child, stop: stopper(child) };
+  return { url, token, child, stop: stopper(child) };
 }
 
 /** A fresh bearer token and its AUTH_TOKENS grant (every scope unless given; bound to an agent if named). */

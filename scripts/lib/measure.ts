@@ -1,6 +1,7 @@
 // Bounded load loops for the benchmark scripts: a fixed number of runs at a fixed concurrency.
 import WebSocket from "ws";
 import { RUN_SUBPROTOCOL } from "../../src/contract/frames.ts";
+import { processorAuthHeaders } from "../../src/core/processor-auth.ts";
 
 export interface Figures {
   runs: number;
@@ -41,10 +42,10 @@ export async function measure(
   };
 }
 
-/** One theory.run.v1 run straight against a processor; resolves when it succeeded. */
-export function wsRun(url: string, payloadJson: string, onToken?: () => void): Promise<void> {
+/** One theory.run.v1 run straight against a processor (admitted with its token); resolves when it succeeded. */
+export function wsRun(url: string, token: string, payloadJson: string, onToken?: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, [RUN_SUBPROTOCOL]);
+    const socket = new WebSocket(url, [RUN_SUBPROTOCOL], { headers: processorAuthHeaders(token) });
     let succeeded = false;
     socket.on("open", () =>
       socket.send(`{"kind":"RunOpen","content":{"role":"client","payload":${payloadJson}}}`),

@@ -9,6 +9,7 @@ import {
   ModeSchema,
   OciRefSchema,
   PlatformSchema,
+  ProcessorTokenSchema,
   RunIdSchema,
   TargetSchema,
   WritePrefixSchema,
@@ -136,6 +137,37 @@ export const ReplayVerdictSchema = z.strictObject({
 });
 export type ReplayVerdict = z.infer<typeof ReplayVerdictSchema>;
 
+/** `PUT /v1/endpoints/{ref}`: what `modalctl start` registers (docs/api.md#endpoints). */
+export const EndpointRegistrationSchema = z.strictObject({
+  url: HttpUrlSchema,
+  image_digest: DigestSchema,
+  /** Write-only: the processor's token, kept server-side and sent on each run's handshake. */
+  processor_token: ProcessorTokenSchema,
+  /** The endpoint sits behind Modal's proxy auth (a web endpoint): only then Modal-Key/Secret go to it. */
+  proxy_auth: z.boolean().optional(),
+});
+export type EndpointRegistration = z.infer<typeof EndpointRegistrationSchema>;
+
+/** `GET /v1/endpoints/{ref}` (and the PUT's answer): the registration under its ref, without its token. */
+export const EndpointSchema = z.strictObject({
+  ref: RefSchema,
+  url: HttpUrlSchema,
+  image_digest: DigestSchema,
+  /** Present (true) only for an endpoint behind Modal's proxy auth. */
+  proxy_auth: z.literal(true).optional(),
+});
+export type Endpoint = z.infer<typeof EndpointSchema>;
+
+/** A registration as the API shows it: never its token. */
+export function endpointResource(ref: string, registration: EndpointRegistration): Endpoint {
+  return {
+    ref,
+    url: registration.url,
+    image_digest: registration.image_digest,
+    ...(registration.proxy_auth ? { proxy_auth: true as const } : {}),
+  };
+}
+
 /** `GET /v1/runs`: one page holds at most this many runs; RUN_PAGE_DEFAULT when `limit` is absent. */
 export const MAX_RUN_PAGE = 100;
 export const RUN_PAGE_DEFAULT = 20;
@@ -175,14 +207,6 @@ export const RunPageSchema = z.strictObject({
   next_cursor: z.string().nullable(),
 });
 export type RunPage = z.infer<typeof RunPageSchema>;
-
-/** `PUT /v1/endpoints/{ref}`: what `modalctl start` registers. */
-export const EndpointRegistrationSchema = z.strictObject({ url: HttpUrlSchema, image_digest: DigestSchema });
-export type EndpointRegistration = z.infer<typeof EndpointRegistrationSchema>;
-
-/** `GET /v1/endpoints/{ref}` (and the PUT's answer): the registration under its ref. */
-export const EndpointSchema = EndpointRegistrationSchema.extend({ ref: RefSchema });
-export type Endpoint = z.infer<typeof EndpointSchema>;
 
 /** What `GET /v1/agents` shows of one agent: its tunnel, and its last `Hello`. */
 export const AgentStatusSchema = z.strictObject({

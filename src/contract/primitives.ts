@@ -72,6 +72,14 @@ export const EnvNameSchema = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an 
 
 export const HttpUrlSchema = z.url({ protocol: /^https?$/ });
 
+/**
+ * The secret a processor admits `/run` with (docs/contract.md#processor-auth): bearer-token
+ * characters, long enough that it cannot be guessed.
+ */
+export const ProcessorTokenSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._~+/-]{32,512}=*$/, "must be 32-512 bearer-token characters [A-Za-z0-9._~+/-]");
+
 export const ModeSchema = z.enum(["mock", "real"]);
 export type Mode = z.infer<typeof ModeSchema>;
 

@@ -35,6 +35,11 @@ export const ToolEntrySchema = z.strictObject({
   timeout_s: z.int().min(1).max(3600),
   modal: z.strictObject({
     app: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "must be a Modal app name of [a-z0-9-]"),
+    /** The web endpoint's function in that app (a Python function name); `serve` when absent. */
+    function: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,63}$/, "must be a Python function name of [a-z0-9_]")
+      .optional(),
   }),
 });
 export type ToolEntry = z.infer<typeof ToolEntrySchema>;

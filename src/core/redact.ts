@@ -1,3 +1,5 @@
+import { PROCESSOR_TOKEN_PREFIX } from "./processor-auth.ts";
+
 /** The one redaction function: every log line and error detail passes through it. */
 export const REDACTED = "[REDACTED]";
 
@@ -5,6 +7,8 @@ const SENSITIVE_KEY = /(token|secret|password|passwd|api[-_]?key|authorization|s
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 const URL_SECRET_PARAMS =
   /([?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|sig|token)=)[^&\s"]+/gi;
+/** A generated processor token, wherever it appears, even where its value is not known. */
+const PROCESSOR_TOKEN = new RegExp(`\\b${PROCESSOR_TOKEN_PREFIX}[A-Za-z0-9_-]{16,}`, "g");
 /** `scheme://user:password@`: everything up to the authority's last `@` (user and password both go). */
 const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>]*@/gi;
 
@@ -14,7 +18,8 @@ export function redact(value: unknown, secrets: readonly string[] = []): unknown
     let out = text
       .replace(BEARER, `$1 ${REDACTED}`)
       .replace(URL_SECRET_PARAMS, `$1${REDACTED}`)
-      .replace(URL_USERINFO, `$1${REDACTED}@`);
+      .replace(URL_USERINFO, `$1${REDACTED}@`)
+      .replace(PROCESSOR_TOKEN, REDACTED);
     for (const secret of known) out = out.split(secret).join(REDACTED);
     return out;
   };

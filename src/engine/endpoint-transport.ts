@@ -3,6 +3,7 @@ import type { BackoffPolicy } from "../core/backoff.ts";
 import { TheoryError } from "../core/errors.ts";
 import { healthError, pollHealth } from "../core/health.ts";
 import type { Logger } from "../core/log.ts";
+import { processorAuthHeaders } from "../core/processor-auth.ts";
 import type { RunTransport, TransportHandlers, TransportSession } from "./transport.ts";
 
 /** Opens one WebSocket with the given subprotocol; rejects when the handshake fails. */
@@ -13,14 +14,33 @@ export type SocketConnector = (
   handlers: TransportHandlers,
 ) => Promise<TransportSession>;
 
+/**
+ * The one mapping of a run handshake the endpoint answered without upgrading (every connector
+ * uses it): 401/403 refused the credentials (the processor's token, or Modal's proxy auth in front
+ * of it) and another attempt would be refused alike; any other status: no run session there.
+ */
+export function refusedHandshake(status: number): TheoryError {
+  if (status === 401 || status === 403)
+    return new TheoryError("ERR_AUTH", `the endpoint refused the run's credentials (HTTP ${status})`);
+  return new TheoryError("ERR_ENDPOINT_MISSING", `endpoint refused the WebSocket (HTTP ${status})`);
+}
+
+/** Where a ref's processor is and what admits a run there. */
+export interface ResolvedEndpoint {
+  /** The base URL, http(s)://host[:port]. */
+  url: string;
+  /** The processor's token: a bearer token on the run's handshake only (`/healthz` is open). */
+  token: string;
+  /** Sent on the health check and the handshake: Modal proxy auth, for an endpoint behind it. */
+  headers?: Record<string, string>;
+}
+
 export interface EndpointTransportDeps {
-  /** The endpoint's base URL (http(s)://host[:port]), or null when none is registered for the ref. */
-  resolve(ref: string): Promise<{ url: string } | null>;
+  /** The ref's endpoint, or null when none is registered for it; may reject with a TheoryError. */
+  resolve(ref: string): Promise<ResolvedEndpoint | null>;
   connect: SocketConnector;
   fetch: typeof fetch;
   health: BackoffPolicy;
-  /** Sent on the health check and the WebSocket handshake (e.g. Modal proxy auth). */
-  headers?: Record<string, string>;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   log?: Logger;
@@ -32,15 +52,14 @@ const wsUrl = (base: string) => `${base.replace(/^http/, "ws").replace(/\/+$/, "
  * The transport to a processor reachable at a URL (a Modal endpoint, or a container the CLI talks
  * to directly): resolve, one theory.run.v1 socket. A completed handshake proves the endpoint is up,
  * so `/healthz` is polled (bounded backoff) only when the handshake fails — a cold or absent
- * endpoint — and the handshake is tried once more when the poll finds it healthy. Transport only.
+ * endpoint — and the handshake is tried once more when the poll finds it healthy: a processor that
+ * is healthy yet refuses the handshake refused its token (ERR_AUTH). Transport only.
  */
 export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
-  const headers = deps.headers ?? {};
-
-  async function checkHealth(base: string, ref: string): Promise<void> {
-    const poll = await pollHealth(base, {
+  async function checkHealth(endpoint: ResolvedEndpoint, ref: string): Promise<void> {
+    const poll = await pollHealth(endpoint.url, {
       policy: deps.health,
-      headers,
+      headers: endpoint.headers ?? {},
       fetch: deps.fetch,
       sleep: deps.sleep,
       random: deps.random,
@@ -53,10 +72,15 @@ export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
     throw healthError(poll, { kind: "registered", name: `endpoint for ${ref}` });
   }
 
-  async function connect(base: string, ref: string, handlers: TransportHandlers): Promise<TransportSession> {
+  async function connect(
+    endpoint: ResolvedEndpoint,
+    ref: string,
+    handlers: TransportHandlers,
+  ): Promise<TransportSession> {
     deps.log?.info("ws.connect.start", { ref });
+    const headers = { ...endpoint.headers, ...processorAuthHeaders(endpoint.token) };
     try {
-      const session = await deps.connect(wsUrl(base), RUN_SUBPROTOCOL, headers, handlers);
+      const session = await deps.connect(wsUrl(endpoint.url), RUN_SUBPROTOCOL, headers, handlers);
       deps.log?.info("ws.connect.ok", { ref, protocol: RUN_SUBPROTOCOL });
       return session;
     } catch (error) {
@@ -72,10 +96,10 @@ export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
       deps.log?.info("adapter.url.resolve", { ref, found: endpoint !== null });
       if (!endpoint) throw new TheoryError("ERR_ENDPOINT_MISSING", `no endpoint registered for ${ref}`);
       try {
-        return await connect(endpoint.url, ref, handlers);
+        return await connect(endpoint, ref, handlers);
       } catch {
-        await checkHealth(endpoint.url, ref);
-        return connect(endpoint.url, ref, handlers);
+        await checkHealth(endpoint, ref);
+        return connect(endpoint, ref, handlers);
       }
     },
   };

@@ -4,7 +4,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
-import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
+import {
+  type LocalProcess,
+  makeGrant,
+  type ProcessorProcess,
+  startControlPlane,
+} from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { readSse } from "../../src/core/sse-reader.ts";
 import { directEnvelope } from "../support/direct.ts";
@@ -14,7 +19,7 @@ import { startRecordedProcessor } from "./support/source-processor.ts";
 const DIGEST = `sha256:${"1".repeat(64)}`;
 const AGENT = "e2e-box";
 let dir = "";
-let processor: LocalProcess;
+let processor: ProcessorProcess;
 let controlPlane: LocalProcess;
 let daemon: AgentDaemon;
 let cpPort = 0;
@@ -105,7 +110,13 @@ describe("theory agent against the control plane under wrangler dev", () => {
     expect(resource).toMatchObject({ state: "succeeded", target: "local" });
     const persisted = await (await fetch(`${controlPlane.url}/v1/runs/agent-1/envelope`, { headers })).text();
     expect(persisted).toBe(
-      await directEnvelope(processor.url, "llm/litellm@1", "agent-1", llmInputs("hi", { max_tokens: 5 })),
+      await directEnvelope(
+        processor.url,
+        "llm/litellm@1",
+        "agent-1",
+        llmInputs("hi", { max_tokens: 5 }),
+        processor.token,
+      ),
     );
   });
 

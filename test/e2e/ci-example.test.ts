@@ -10,6 +10,8 @@ import { echoInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeGrant,
+  type ProcessorProcess,
+  registrationFor,
   startControlPlane,
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
@@ -20,7 +22,7 @@ const root = join(import.meta.dirname, "..", "..");
 const exec = promisify(execFile);
 let dir = "";
 let controlPlane: LocalProcess;
-let processor: LocalProcess;
+let processor: ProcessorProcess;
 let receiver: ChildProcessByStdio<null, Readable, Readable>;
 let receiverUrl = "";
 const received: any[] = [];
@@ -51,7 +53,7 @@ beforeAll(async () => {
   await fetch(`${controlPlane.url}/v1/endpoints/echo/text@1`, {
     method: "PUT",
     headers,
-    body: JSON.stringify({ url: processor.url, image_digest: `sha256:${"2".repeat(64)}` }),
+    body: JSON.stringify(registrationFor(processor, `sha256:${"2".repeat(64)}`)),
   });
   const port = await freePort();
   receiver = spawn(process.execPath, ["examples/ci/receiver.mjs"], {

@@ -8,6 +8,7 @@ import type { LocalProcess } from "../../scripts/lib/local-stack.ts";
 import { waitStartedHealthy } from "../../src/core/health.ts";
 import { BROKEN_PROCESSORS } from "../support/broken-processors.ts";
 import { type PatchedProcessor, startPatchedProcessor } from "../support/patched-processor.ts";
+import { TEST_PROCESSOR_TOKEN } from "../support/tokens.ts";
 import { freePort } from "./support/docker.ts";
 import { startRecordedProcessor } from "./support/source-processor.ts";
 
@@ -127,12 +128,17 @@ describe("theory conformance (the real binary)", () => {
     let broken: PatchedProcessor | undefined;
     try {
       broken = await startPatchedProcessor("echo/text@1", noAck?.patch ?? {});
-      const text = await theory(["conformance", "--url", broken.url, "--tool", "echo/text@1"]);
+      // The real processor behind the patch admits runs with the test token only.
+      const text = await theory(["conformance", "--url", broken.url, "--tool", "echo/text@1"], {
+        PROCESSOR_TOKEN: TEST_PROCESSOR_TOKEN,
+      });
       expect(text.code).toBe(1);
       expect(text.stdout).toMatch(/^FAIL {2}ws\.ack-first: the first frame is not Ack naming the run$/m);
       expect(text.stdout).toMatch(/^ {6}observed: "\{\\"content\\":\{.*\\"kind\\":\\"RunResult\\"\}"$/m);
       expect(text.stdout).toMatch(/^NOT conformant: \d+ passed, [1-9]\d* failed/m);
-      const json = await theory(["conformance", "--url", broken.url, "--tool", "echo/text@1", "--json"]);
+      const json = await theory(["conformance", "--url", broken.url, "--tool", "echo/text@1", "--json"], {
+        PROCESSOR_TOKEN: TEST_PROCESSOR_TOKEN,
+      });
       expect(json.code).toBe(1);
       expect(JSON.parse(json.stdout).checks).toContainEqual(
         expect.objectContaining({ name: "ws.ack-first", status: "fail" }),

@@ -9,6 +9,8 @@ import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeGrant,
+  type ProcessorProcess,
+  registrationFor,
   startControlPlane,
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
@@ -18,7 +20,7 @@ import { freePort } from "./support/docker.ts";
 
 const DIGEST = `sha256:${"3".repeat(64)}`;
 let dir = "";
-let processor: LocalProcess;
+let processor: ProcessorProcess;
 let controlPlane: LocalProcess;
 let headers: Record<string, string> = {};
 let readOnly: Record<string, string> = {};
@@ -49,7 +51,7 @@ beforeAll(async () => {
   await fetch(`${controlPlane.url}/v1/endpoints/llm/litellm@1`, {
     method: "PUT",
     headers,
-    body: JSON.stringify({ url: processor.url, image_digest: DIGEST }),
+    body: JSON.stringify(registrationFor(processor, DIGEST)),
   });
 });
 
@@ -158,7 +160,7 @@ describe("conformance: the contract against the running Worker (wrangler dev)", 
     await fetch(`${controlPlane.url}/v1/endpoints/echo/text@1`, {
       method: "PUT",
       headers,
-      body: JSON.stringify({ url: `${processor.url}/nowhere`, image_digest: DIGEST }),
+      body: JSON.stringify(registrationFor(processor, DIGEST, `${processor.url}/nowhere`)),
     });
     const { body: unhealthy } = await post({
       ...request("c-unhealthy"),

@@ -6,6 +6,8 @@ import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeToken,
+  type ProcessorProcess,
+  registrationFor,
   startControlPlane,
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
@@ -15,7 +17,7 @@ import { freePort } from "./support/docker.ts";
 
 const DIGEST = `sha256:${"0".repeat(64)}`;
 let dir = "";
-let processor: LocalProcess;
+let processor: ProcessorProcess;
 let controlPlane: LocalProcess;
 let trusted: Awaited<ReturnType<typeof startTlsTerminator>>;
 let untrusted: Awaited<ReturnType<typeof startTlsTerminator>>;
@@ -64,7 +66,7 @@ async function run(endpoint: string, runId: string) {
   const put = await fetch(`${controlPlane.url}/v1/endpoints/llm/litellm@1`, {
     method: "PUT",
     headers,
-    body: JSON.stringify({ url: endpoint, image_digest: DIGEST }),
+    body: JSON.stringify(registrationFor(processor, DIGEST, endpoint)),
   });
   expect(put.status).toBe(200);
   const body = {
@@ -88,7 +90,7 @@ describe("the control plane under wrangler dev, dialing wss:// like a Modal endp
     const put = await fetch(`${controlPlane.url}/v1/endpoints/llm/litellm@1`, {
       method: "PUT",
       headers,
-      body: JSON.stringify({ url: "http://203.0.113.7:8000", image_digest: DIGEST }),
+      body: JSON.stringify(registrationFor(processor, DIGEST, "http://203.0.113.7:8000")),
     });
     expect(put.status).toBe(422);
   });
@@ -98,7 +100,13 @@ describe("the control plane under wrangler dev, dialing wss:// like a Modal endp
     expect(resource).toMatchObject({ state: "succeeded", envelope: { status: "success", run_id: "tls-1" } });
     const persisted = await (await fetch(`${controlPlane.url}/v1/runs/tls-1/envelope`, { headers })).text();
     expect(persisted).toBe(
-      await directEnvelope(processor.url, "llm/litellm@1", "tls-1", llmInputs("hi", { max_tokens: 5 })),
+      await directEnvelope(
+        processor.url,
+        "llm/litellm@1",
+        "tls-1",
+        llmInputs("hi", { max_tokens: 5 }),
+        processor.token,
+      ),
     );
   });
 

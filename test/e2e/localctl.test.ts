@@ -328,8 +328,22 @@ describe("localctl start -> status -> run -> logs -> stop (echo/text@1, the pinn
       port: ports.echo,
       image: `${REPO}@${pinned}`,
       image_digest: pinned,
+      processor_token: expect.stringMatching(/^tpt_[A-Za-z0-9_-]{43}$/),
       started_at: expect.any(String),
     });
+    // The token it generated: in the container's env and the owner-only state file, never in a log.
+    const token = state.containers["echo/text@1"].processor_token;
+    expect(info.Config.Env).toContain(`PROCESSOR_TOKEN=${token}`);
+    expect((await stat(join(h(), "local", "containers.json"))).mode & 0o777).toBe(0o600);
+    expect(result.stderr + result.stdout).not.toContain(token);
+  });
+
+  it("the started container refuses a run with another token (401 ERR_AUTH); /healthz stays open", async () => {
+    const base = `http://127.0.0.1:${ports.echo}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const refused = await postJson(`${base}/run`, payloadFor("echo/text@1", "no-token", echoInputs("x")));
+    expect(refused.status).toBe(401);
+    expect(JSON.parse(refused.text).error.code).toBe("ERR_AUTH");
   });
 
   it("start again: ERR_CONFLICT (exit 5), the running container untouched", async () => {

@@ -1,7 +1,5 @@
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import protobuf from "protobufjs";
@@ -10,8 +8,9 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { sandboxSpec } from "../../agent/modalctl/plan.ts";
 import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
-import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
+import { type LocalProcess, makeGrant } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
+import { newProcessorToken } from "../../src/core/processor-auth.ts";
 import { parseToolRegistry } from "../../src/core/tool-registry.ts";
 import { wireDrift } from "../support/modal-standin/sdk-fields.ts";
 import {
@@ -21,7 +20,8 @@ import {
   startModalStandin,
 } from "../support/modal-standin/server.ts";
 import { makeTestCa, type TestCa } from "../support/tls.ts";
-import { docker, freePort } from "./support/docker.ts";
+import { freePort } from "./support/docker.ts";
+import { type CliResult, httpsRequest, pushImage, runTheory, startCp } from "./support/modal-stack.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const LITELLM = "llm/litellm@1";
@@ -42,62 +42,20 @@ let daemon: AgentDaemon;
 let headers: Record<string, string> = {};
 let adminToken = "";
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
-
 /** The real CLI as a subprocess, trusting the test CA (the stand-in's tunnels are https). */
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(ROOT, "agent/bin/theory.js"), ...args, "--json", "--registry", registryPath],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          ...modalEnv,
-          THEORY_HOME: join(dir, "home-modal"),
-          THEORY_CONTROL_PLANE: cpModal.url,
-          THEORY_TOKEN: adminToken,
-          NODE_EXTRA_CA_CERTS: join(dir, "ca.pem"),
-          ...env,
-        },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      let json: any;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, stdout, stderr, json });
-    });
+  return runTheory([...args, "--registry", registryPath], {
+    ...modalEnv,
+    THEORY_HOME: join(dir, "home-modal"),
+    THEORY_CONTROL_PLANE: cpModal.url,
+    THEORY_TOKEN: adminToken,
+    NODE_EXTRA_CA_CERTS: join(dir, "ca.pem"),
+    ...env,
   });
 }
 
 /** GET over https trusting only the test CA (this process started without NODE_EXTRA_CA_CERTS). */
-function httpsGet(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request(url, { ca: ca.caCert }, (response) => {
-      let body = "";
-      response.on("data", (chunk) => (body += chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-    })
-      .on("error", reject)
-      .end();
-  });
-}
+const httpsGet = (url: string) => httpsRequest(url, ca.caCert);
 
 async function runThrough(controlPlane: LocalProcess, body: object) {
   const response = await fetch(`${controlPlane.url}/v1/runs`, {
@@ -108,15 +66,6 @@ async function runThrough(controlPlane: LocalProcess, body: object) {
   return (await response.json()) as any;
 }
 
-/** A control plane under wrangler dev on a free port; one retry if the port was taken meanwhile. */
-async function startCp(vars: Record<string, string>, env?: Record<string, string>): Promise<LocalProcess> {
-  try {
-    return await startControlPlane({ port: await freePort(), vars, env });
-  } catch {
-    return startControlPlane({ port: await freePort(), vars, env });
-  }
-}
-
 const envelopeOf = async (controlPlane: LocalProcess, runId: string) =>
   (await fetch(`${controlPlane.url}/v1/runs/${runId}/envelope`, { headers })).text();
 
@@ -124,12 +73,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "theory-e2e-modal-"));
   ca = makeTestCa(dir);
   // The processor image, pushed to the local registry: its manifest digest is what gets pinned.
-  await docker("tag", inject("processorImage"), `${REPOSITORY}:main`);
-  await docker("push", "-q", `${REPOSITORY}:main`);
-  const repoDigests = JSON.parse(
-    await docker("image", "inspect", "--format", "{{json .RepoDigests}}", `${REPOSITORY}:main`),
-  );
-  digest = (repoDigests as string[]).find((entry) => entry.startsWith(`${REPOSITORY}@`))?.split("@")[1] ?? "";
+  digest = await pushImage(inject("processorImage"), REPOSITORY, "main");
   expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/);
   // A registry copy pinned to that digest; litellm on a free host port for the local container.
   const registry = parseYaml(await readFile(join(ROOT, "registry.yaml"), "utf8"));
@@ -221,7 +165,8 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
     const { ModalGateway } = await import("../../agent/modalctl/gateway.ts");
     const gateway = new ModalGateway({ env: process.env, log });
     const registry = parseToolRegistry(await readFile(registryPath, "utf8"));
-    const spec = sandboxSpec(registry, { ref: LITELLM });
+    const processorToken = newProcessorToken();
+    const spec = sandboxSpec(registry, { ref: LITELLM, processorToken });
     const synced = await gateway.syncSecret("theory-llm-litellm-1-secrets", SECRETS);
     const started = await gateway.startSandbox(spec);
     try {
@@ -254,6 +199,7 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
               ENV_FINGERPRINT: "cpu:1;memory:2Gi",
               TOOL_REF: LITELLM,
               PORT: String(spec.port),
+              PROCESSOR_TOKEN: processorToken,
             },
           },
         },
@@ -284,7 +230,10 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
     expect(await gateway.sandboxStatus("theory-llm-litellm-1", "never-started", 8000)).toBeNull();
     expect(await gateway.terminateSandbox("theory-nobody", "never-started")).toBeNull();
     const registry = parseToolRegistry(await readFile(registryPath, "utf8"));
-    const spec = { ...sandboxSpec(registry, { ref: LITELLM }), secret: "theory-unsynced-secrets" };
+    const spec = {
+      ...sandboxSpec(registry, { ref: LITELLM, processorToken: newProcessorToken() }),
+      secret: "theory-unsynced-secrets",
+    };
     await expect(gateway.startSandbox(spec)).rejects.toMatchObject({
       code: "ERR_MISSING_SECRET",
       message: expect.stringContaining("modalctl sync-secrets"),
@@ -295,7 +244,11 @@ describe("the Modal gateway against the stand-in (the real SDK over h2c)", () =>
     const { ModalGateway } = await import("../../agent/modalctl/gateway.ts");
     const gateway = new ModalGateway({ env: process.env, log });
     const registry = parseToolRegistry(await readFile(registryPath, "utf8"));
-    const spec = sandboxSpec(registry, { ref: "echo/text@1", oci: `${REPOSITORY}@sha256:${"e".repeat(64)}` });
+    const spec = sandboxSpec(registry, {
+      ref: "echo/text@1",
+      oci: `${REPOSITORY}@sha256:${"e".repeat(64)}`,
+      processorToken: newProcessorToken(),
+    });
     await expect(gateway.startSandbox(spec)).rejects.toMatchObject({ code: "ERR_IMAGE_NOT_FOUND" });
   });
 

@@ -15,6 +15,7 @@ import {
   runOpen,
   startProcessor,
 } from "../support/processor.ts";
+import { TEST_PROCESSOR_TOKEN } from "../support/tokens.ts";
 import { docker, freePort } from "./support/docker.ts";
 
 const ENV_FINGERPRINT = "cpu:1;memory:2Gi";
@@ -46,6 +47,8 @@ beforeAll(async () => {
     `IMAGE_DIGEST=${digest}`,
     "-e",
     `ENV_FINGERPRINT=${ENV_FINGERPRINT}`,
+    "-e",
+    `PROCESSOR_TOKEN=${TEST_PROCESSOR_TOKEN}`,
     "-v",
     `${hostArtifacts}:/artifacts`,
     inject("processorImage"),
@@ -88,6 +91,7 @@ describe("the processor OCI image (built from processor/Dockerfile, run with --n
   it("passes the conformance kit, files checked through the mounted artifacts folder", async () => {
     const result = await runConformance({
       url: `http://${base}`,
+      token: TEST_PROCESSOR_TOKEN,
       tool: toolDefinition("llm/litellm@1"),
       artifactsDir: hostArtifacts,
       imageDigest: inject("processorImageId"),

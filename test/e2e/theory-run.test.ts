@@ -8,6 +8,8 @@ import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   type LocalProcess,
   makeToken,
+  type ProcessorProcess,
+  registrationFor,
   startControlPlane,
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
@@ -22,7 +24,7 @@ const DIGEST = `sha256:${"2".repeat(64)}`;
 const OTHER_OCI = `127.0.0.1:5000/theory/processor@sha256:${"3".repeat(64)}`;
 const REF = "llm/litellm@1";
 let dir = "";
-let processor: LocalProcess;
+let processor: ProcessorProcess;
 let controlPlane: LocalProcess;
 let token = "";
 let s3: LocalS3;
@@ -59,7 +61,7 @@ beforeAll(async () => {
   const put = await fetch(`${controlPlane.url}/v1/endpoints/${REF}`, {
     method: "PUT",
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ url: processor.url, image_digest: DIGEST }),
+    body: JSON.stringify(registrationFor(processor, DIGEST)),
   });
   expect(put.status).toBe(200);
 });

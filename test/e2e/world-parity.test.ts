@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
-import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
+import {
+  type LocalProcess,
+  makeGrant,
+  type ProcessorProcess,
+  registrationFor,
+  startControlPlane,
+} from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
 import { freePort } from "./support/docker.ts";
@@ -13,7 +19,7 @@ import { startRecordedProcessor } from "./support/source-processor.ts";
 const DIGEST = `sha256:${"4".repeat(64)}`;
 const AGENT = "world-box";
 let dir = "";
-let processor: LocalProcess;
+let processor: ProcessorProcess;
 let s3Modal: LocalS3;
 let s3Local: LocalS3;
 let viaEndpoint: LocalProcess;
@@ -52,7 +58,7 @@ beforeAll(async () => {
   await fetch(`${viaEndpoint.url}/v1/endpoints/llm/litellm@1`, {
     method: "PUT",
     headers,
-    body: JSON.stringify({ url: processor.url, image_digest: DIGEST }),
+    body: JSON.stringify(registrationFor(processor, DIGEST)),
   });
   daemon = new AgentDaemon({
     controlPlane: viaAgent.url,

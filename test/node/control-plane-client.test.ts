@@ -7,6 +7,7 @@ import { TheoryError } from "../../src/core/errors.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { readSse } from "../../src/core/sse-reader.ts";
 import { collect } from "../support/sse.ts";
+import { TEST_PROCESSOR_TOKEN } from "../support/tokens.ts";
 
 const TOKEN = "test-token-value";
 const FAST = { initialMs: 10, maxMs: 40, factor: 2, jitter: 0, totalMs: 100 };
@@ -163,6 +164,8 @@ describe("the API client", () => {
 describe("endpoint registrations (modalctl)", () => {
   const REF = "llm/litellm@1";
   const REGISTRATION = { url: "https://sandbox.example", image_digest: `sha256:${"a".repeat(64)}` };
+  /** Write-only: sent with the registration, never in an answer. */
+  const WITH_TOKEN = { ...REGISTRATION, processor_token: TEST_PROCESSOR_TOKEN };
 
   it("PUT sends the registration with the token; GET answers it; both parse the answer", async () => {
     const requests: { method?: string; url?: string; body: string }[] = [];
@@ -175,10 +178,10 @@ describe("endpoint registrations (modalctl)", () => {
         res.end(JSON.stringify({ ref: REF, ...REGISTRATION }));
       });
     });
-    expect(await client(url).putEndpoint(REF, REGISTRATION)).toEqual({ ref: REF, ...REGISTRATION });
+    expect(await client(url).putEndpoint(REF, WITH_TOKEN)).toEqual({ ref: REF, ...REGISTRATION });
     expect(await client(url).getEndpoint(REF)).toEqual({ ref: REF, ...REGISTRATION });
     expect(requests).toEqual([
-      { method: "PUT", url: `/v1/endpoints/${REF}`, body: JSON.stringify(REGISTRATION) },
+      { method: "PUT", url: `/v1/endpoints/${REF}`, body: JSON.stringify(WITH_TOKEN) },
       { method: "GET", url: `/v1/endpoints/${REF}`, body: "" },
     ]);
     expect(seen.map((s) => s.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
@@ -208,7 +211,7 @@ describe("endpoint registrations (modalctl)", () => {
       }
     });
     const refused = (await client(url)
-      .putEndpoint(REF, REGISTRATION)
+      .putEndpoint(REF, WITH_TOKEN)
       .catch((e: unknown) => e)) as TheoryError;
     expect([refused.code, refused.message, refused.status]).toEqual([
       "ERR_AUTH",
@@ -234,6 +237,7 @@ describe("one failure mapping for every call", () => {
         cp.putEndpoint("llm/litellm@1", {
           url: "https://x.example",
           image_digest: `sha256:${"a".repeat(64)}`,
+          processor_token: TEST_PROCESSOR_TOKEN,
         }),
       () => cp.getEndpoint("llm/litellm@1"),
       () => cp.deleteEndpoint("llm/litellm@1"),

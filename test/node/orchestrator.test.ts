@@ -6,6 +6,7 @@ import { llmInputs } from "../../scripts/lib/inputs.ts";
 import type { RunRequest } from "../../src/contract/api.ts";
 import { EnvelopeSchema } from "../../src/contract/envelope.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import { newProcessorToken } from "../../src/core/processor-auth.ts";
 import { parseToolRegistry } from "../../src/core/tool-registry.ts";
 import { endpointTransport } from "../../src/engine/endpoint-transport.ts";
 import { executeRun, type RunHooks } from "../../src/engine/orchestrator.ts";
@@ -42,7 +43,13 @@ const request = (runId: string, extra: Partial<RunRequest> = {}): RunRequest & {
 async function run(
   runId: string,
   url: string | null,
-  options: { extra?: Partial<RunRequest>; signal?: AbortSignal; hooks?: RunHooks } = {},
+  options: {
+    extra?: Partial<RunRequest>;
+    signal?: AbortSignal;
+    hooks?: RunHooks;
+    token?: string;
+    fetch?: typeof fetch;
+  } = {},
 ) {
   const plan = await planRun(request(runId, options.extra), {
     toolRegistry: registry,
@@ -51,9 +58,9 @@ async function run(
     presignPut: (key) => s3.presignPut(key),
   });
   const transport = endpointTransport({
-    resolve: async () => (url ? { url } : null),
+    resolve: async () => (url ? { url, token: options.token ?? llm.token } : null),
     connect: nodeConnect,
-    fetch,
+    fetch: options.fetch ?? fetch,
     health: FAST_HEALTH,
   });
   return executeRun(plan, transport, options.signal ?? new AbortController().signal, {
@@ -153,6 +160,23 @@ describe("orchestrator failure mapping", () => {
     });
     expect(record.attempts).toHaveLength(2);
     expect(EnvelopeSchema.parse(record.envelope).status).toBe("error");
+  });
+
+  it("a processor that refuses the token -> ERR_AUTH: healthy, so the handshake's refusal decides; no second attempt", async () => {
+    let healthPolls = 0;
+    const record = await run("orc-auth", llm.http, {
+      token: newProcessorToken(),
+      fetch: (input, init) => {
+        healthPolls++;
+        return fetch(input, init);
+      },
+    });
+    expect(record.envelope).toMatchObject({
+      status: "error",
+      error: { code: "ERR_AUTH", message: expect.stringContaining("401") },
+    });
+    expect(record.attempts).toHaveLength(1);
+    expect(healthPolls).toBe(1);
   });
 
   it("unreachable -> ERR_ENDPOINT_MISSING; unhealthy -> ERR_HEALTH", async () => {

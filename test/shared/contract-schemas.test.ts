@@ -26,6 +26,7 @@ import {
   successEnvelope,
   worldPayload,
 } from "../support/examples.ts";
+import { TEST_PROCESSOR_TOKEN } from "../support/tokens.ts";
 import { expectIssueAt } from "../support/zod.ts";
 
 const LITELLM = "llm/litellm@1";
@@ -280,9 +281,23 @@ describe("API resources", () => {
     expect(RunResourceSchema.safeParse(resource).success).toBe(true);
     expect(RunResourceSchema.safeParse({ ...resource, state: "queued", envelope: null }).success).toBe(true);
     expect(
-      EndpointRegistrationSchema.safeParse({ url: "https://x--app.modal.run", image_digest: DIGEST_A })
-        .success,
+      EndpointRegistrationSchema.safeParse({
+        url: "https://x--app.modal.run",
+        image_digest: DIGEST_A,
+        processor_token: TEST_PROCESSOR_TOKEN,
+      }).success,
     ).toBe(true);
+  });
+
+  it("an endpoint registration carries a processor token; proxy_auth is a boolean", () => {
+    const registration = { url: "https://x--app.modal.run", image_digest: DIGEST_A };
+    expectIssueAt(EndpointRegistrationSchema, registration, ["processor_token"]);
+    expectIssueAt(EndpointRegistrationSchema, { ...registration, processor_token: "short" }, [
+      "processor_token",
+    ]);
+    const web = { ...registration, processor_token: TEST_PROCESSOR_TOKEN, proxy_auth: true };
+    expect(EndpointRegistrationSchema.safeParse(web).success).toBe(true);
+    expectIssueAt(EndpointRegistrationSchema, { ...web, proxy_auth: "yes" }, ["proxy_auth"]);
   });
 
   it("rejects an unknown state and a non-http endpoint", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../../src/core/log.ts";
+import { newProcessorToken } from "../../src/core/processor-auth.ts";
 import { REDACTED, redact } from "../../src/core/redact.ts";
 
 describe("redaction", () => {
@@ -22,6 +23,13 @@ describe("redaction", () => {
     expect(text).not.toContain("AKIA");
     expect(text).toContain("x-id=PutObject");
     expect((out as { nested: { api_key: string } }).nested.api_key).toBe(REDACTED);
+  });
+
+  it("hides a generated processor token anywhere, its value unknown to the logger", () => {
+    const token = newProcessorToken();
+    const text = JSON.stringify(redact({ note: `dialing with ${token}.`, list: [`x ${token}`] }));
+    expect(text).not.toContain(token.slice(4));
+    expect(text).toContain(`dialing with ${REDACTED}.`);
   });
 
   it("hides URL userinfo: neither the user nor the password survives", () => {

@@ -12,6 +12,7 @@ export async function expectConformant(processor: RunningProcessor, ref: string,
   const result = await runConformance(
     {
       url: processor.http,
+      token: processor.token,
       tool: toolDefinition(ref),
       artifactsDir: processor.artifactsRoot,
       imageDigest: DIGEST_A,

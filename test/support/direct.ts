@@ -1,4 +1,6 @@
 import { defaultWritePrefix } from "../../src/core/paths.ts";
+import { processorAuthHeaders } from "../../src/core/processor-auth.ts";
+import { TEST_PROCESSOR_TOKEN } from "./tokens.ts";
 
 /**
  * What the processor itself answers on POST /run for this run (mock mode, local scope, default
@@ -10,10 +12,11 @@ export async function directEnvelope(
   ref: string,
   runId: string,
   inputs: object,
+  token = TEST_PROCESSOR_TOKEN,
 ): Promise<string> {
   const response = await fetch(`${processorUrl}/run`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...processorAuthHeaders(token) },
     body: JSON.stringify({
       run_id: runId,
       mode: "mock",

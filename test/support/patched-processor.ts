@@ -76,7 +76,9 @@ export async function startPatchedProcessor(toolRef: string, patch: Patch): Prom
       socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
       return;
     }
-    wss.handleUpgrade(req, socket, head, (client) => relay(client, upstream.ws, patch));
+    // The client's credentials go on to the processor, as through any proxy.
+    const authorization = req.headers.authorization;
+    wss.handleUpgrade(req, socket, head, (client) => relay(client, upstream.ws, patch, authorization));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
@@ -93,8 +95,11 @@ export async function startPatchedProcessor(toolRef: string, patch: Patch): Prom
 }
 
 /** Frames both ways between a client and the processor, the processor's through the patch. */
-function relay(client: WebSocket, upstreamUrl: string, patch: Patch): void {
-  const upstream = new WebSocket(upstreamUrl, [RUN_SUBPROTOCOL], { maxPayload: 2 * MAX_FRAME_BYTES });
+function relay(client: WebSocket, upstreamUrl: string, patch: Patch, authorization?: string): void {
+  const upstream = new WebSocket(upstreamUrl, [RUN_SUBPROTOCOL], {
+    maxPayload: 2 * MAX_FRAME_BYTES,
+    headers: authorization ? { authorization } : {},
+  });
   const pending: [WebSocket.RawData, boolean][] = [];
   client.on("message", (data, isBinary) => {
     if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary: isBinary });

@@ -3,9 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type WebSocket from "ws";
 import {
+  type ConverseOptions,
   type WsConversation as KitConversation,
   converse as kitConverse,
-  postJson,
+  postJson as kitPostJson,
   runOpen,
 } from "../../agent/conformance/client.ts";
 import { loadProcessorConfig } from "../../processor/config.ts";
@@ -15,16 +16,19 @@ import type { Tool } from "../../processor/tools/tool.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { defaultWritePrefix } from "../../src/core/paths.ts";
 import { DIGEST_A } from "./examples.ts";
+import { TEST_PROCESSOR_AUTH, TEST_PROCESSOR_TOKEN } from "./tokens.ts";
 
 export interface RunningProcessor {
   http: string;
   ws: string;
   artifactsRoot: string;
+  /** Its PROCESSOR_TOKEN. */
+  token: string;
   logs: string[];
   close(): Promise<void>;
 }
 
-/** The real processor server on an ephemeral loopback port, with its own artifacts root. */
+/** The real processor server on an ephemeral loopback port, with its own artifacts root and the test token. */
 export async function startProcessor(options: {
   toolRef: string;
   env?: Record<string, string>;
@@ -38,6 +42,7 @@ export async function startProcessor(options: {
     IMAGE_DIGEST: DIGEST_A,
     ENV_FINGERPRINT: "cpu:1;memory:2Gi",
     ARTIFACTS_ROOT: artifactsRoot,
+    PROCESSOR_TOKEN: TEST_PROCESSOR_TOKEN,
     ...options.env,
   });
   const logs: string[] = [];
@@ -48,6 +53,7 @@ export async function startProcessor(options: {
     http: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}/run`,
     artifactsRoot,
+    token: config.processorToken,
     logs,
     async close() {
       await server.close();
@@ -59,14 +65,29 @@ export async function startProcessor(options: {
 /** The kit's conversation (agent/conformance/client.ts), with frames as loosely typed as tests read them. */
 export type WsConversation = KitConversation<{ kind: string; content: any }>;
 
-/** The conformance kit's client, so tests and `theory conformance` talk to a processor the same way. */
+/**
+ * The conformance kit's client, so tests and `theory conformance` talk to a processor the same way;
+ * admitted with the test token unless `options.headers` says otherwise.
+ */
 export const converse = (
   url: string,
   outgoing: (string | object | Buffer)[],
-  options: { onFrame?: (frame: any, socket: WebSocket) => void; protocols?: string[] } = {},
-) => kitConverse(url, outgoing, options) as Promise<WsConversation>;
+  options: {
+    onFrame?: (frame: any, socket: WebSocket) => void;
+    protocols?: string[];
+    headers?: Record<string, string>;
+  } = {},
+) =>
+  kitConverse(url, outgoing, {
+    headers: TEST_PROCESSOR_AUTH,
+    ...(options as ConverseOptions),
+  }) as Promise<WsConversation>;
 
-export { postJson, runOpen };
+/** The kit's POST, admitted with the test token unless `headers` replace it. */
+export const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  kitPostJson(url, body, { ...TEST_PROCESSOR_AUTH, ...headers });
+
+export { runOpen };
 
 export function payloadFor(
   ref: string,

@@ -23,6 +23,11 @@ export async function startProxyAuthGate(options: { targetPort: number; key: str
         answer.pipe(res);
       },
     );
+    // Nothing listening behind it yet (a container still starting): 502, as a proxy answers.
+    upstream.on("error", () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
     req.pipe(upstream);
   });
   server.on("upgrade", (req, socket, head) => {

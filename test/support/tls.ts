@@ -69,7 +69,10 @@ export function readTestCa(dir: string): TestCa {
 
 /** Terminates TLS on loopback and pipes the plain bytes to `targetPort`: https/wss in front of a processor. */
 export async function startTlsTerminator(options: { targetPort: number; key: string; cert: string }) {
+  const open = new Set<{ destroy(): void }>();
   const server = createServer({ key: options.key, cert: options.cert }, (secure) => {
+    open.add(secure);
+    secure.once("close", () => open.delete(secure));
     const plain = connect(options.targetPort, "127.0.0.1");
     secure.pipe(plain).pipe(secure);
     const end = () => {
@@ -82,6 +85,11 @@ export async function startTlsTerminator(options: { targetPort: number; key: str
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    /** Stops listening and cuts every connection (a pooled keep-alive one would hold it open). */
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of open) socket.destroy();
+      }),
   };
 }

@@ -1,4 +1,5 @@
 import type { Scope } from "../../src/contract/api.ts";
+import { processorAuthHeaders } from "../../src/core/processor-auth.ts";
 
 /** Bearer tokens the workerd tests use; the Worker only ever sees their SHA-256. */
 export const TEST_TOKENS = {
@@ -22,3 +23,11 @@ export const TEST_WEBHOOK_SIGNING_SECRET = whsec("theory-test-outbound-signing")
 
 /** The Modal proxy-auth pair the worker-s3 project is configured with (MODAL_PROXY_KEY/SECRET). */
 export const TEST_MODAL_PROXY = { key: "wk-theory-test-proxy-key", secret: "ws-theory-test-proxy-secret" };
+
+/**
+ * The processor token every test processor is started with (PROCESSOR_TOKEN) and every test that
+ * talks to one sends (src/core/processor-auth.ts builds the header).
+ */
+export const TEST_PROCESSOR_TOKEN = "tpt_theory-test-processor-token-0123456789";
+/** What a test sends to be admitted by a test processor. */
+export const TEST_PROCESSOR_AUTH = processorAuthHeaders(TEST_PROCESSOR_TOKEN);

@@ -4,6 +4,7 @@ import { describe, expect, inject, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { AGENT_SUBPROTOCOL, HEARTBEAT_PING, HEARTBEAT_PONG } from "../../src/contract/agent-frames.ts";
 import { directEnvelope } from "../support/direct.ts";
+import { TEST_PROCESSOR_AUTH } from "../support/tokens.ts";
 import { api, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
@@ -88,7 +89,7 @@ async function agentOnline(options: { hello?: object } = {}): Promise<TestAgent>
 async function bridgeToProcessor(agent: TestAgent, dispatch: any): Promise<void> {
   const runId = dispatch.content.run_id;
   const response = await fetch(`${processors.litellm}/run`, {
-    headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "theory.run.v1" },
+    headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "theory.run.v1", ...TEST_PROCESSOR_AUTH },
   });
   const processor = response.webSocket as WebSocket;
   processor.accept();
@@ -217,7 +218,7 @@ describe("local runs through the tunnel", () => {
     const pending = runAndWait(runRequest(runId, { target: "local", agent: "dev-box" }));
     const dispatch = await agent.next("Dispatch");
     const response = await fetch(`${processors.litellm}/run`, {
-      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "theory.run.v1" },
+      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "theory.run.v1", ...TEST_PROCESSOR_AUTH },
     });
     const processor = response.webSocket as WebSocket;
     processor.accept();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { ApiErrorSchema } from "../../src/contract/envelope.ts";
+import { TEST_PROCESSOR_TOKEN } from "../support/tokens.ts";
 import { api, runRequest, uniqueRunId } from "./support.ts";
 
 async function expectError(response: Response, status: number, code: string) {
@@ -105,7 +106,11 @@ describe("endpoints", () => {
   it("PUT registers, GET reads it back, DELETE removes it", async () => {
     const put = await api("/v1/endpoints/echo/text@1", {
       method: "PUT",
-      json: { url: "https://echo--app.modal.run/", image_digest: digest },
+      json: {
+        url: "https://echo--app.modal.run/",
+        image_digest: digest,
+        processor_token: TEST_PROCESSOR_TOKEN,
+      },
     });
     expect(put.status).toBe(200);
     expect(await put.json()).toEqual({
@@ -128,7 +133,10 @@ describe("endpoints", () => {
     ["another scheme", "ftp://x.modal.run"],
   ])("refuses %s (422)", async (_name, url) => {
     await expectError(
-      await api("/v1/endpoints/echo/text@1", { method: "PUT", json: { url, image_digest: digest } }),
+      await api("/v1/endpoints/echo/text@1", {
+        method: "PUT",
+        json: { url, image_digest: digest, processor_token: TEST_PROCESSOR_TOKEN },
+      }),
       422,
       "ERR_INPUTS",
     );
@@ -138,7 +146,7 @@ describe("endpoints", () => {
     await expectError(
       await api("/v1/endpoints/no/such@1", {
         method: "PUT",
-        json: { url: "https://x.modal.run", image_digest: digest },
+        json: { url: "https://x.modal.run", image_digest: digest, processor_token: TEST_PROCESSOR_TOKEN },
       }),
       404,
       "ERR_NOT_FOUND",

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
-import { TEST_TOKENS } from "../support/tokens.ts";
+import { TEST_PROCESSOR_TOKEN, TEST_TOKENS } from "../support/tokens.ts";
 
 type TokenName = keyof typeof TEST_TOKENS;
 
@@ -20,8 +20,17 @@ export function api(
   return exports.default.fetch(new Request(`https://theory.test${path}`, { ...init, headers, body }));
 }
 
-export async function registerEndpoint(ref: string, url: string, digest = `sha256:${"a".repeat(64)}`) {
-  const response = await api(`/v1/endpoints/${ref}`, { method: "PUT", json: { url, image_digest: digest } });
+/** Registers a test processor (they all run with the test token); `extra` adds fields such as proxy_auth. */
+export async function registerEndpoint(
+  ref: string,
+  url: string,
+  digest = `sha256:${"a".repeat(64)}`,
+  extra: Record<string, unknown> = {},
+) {
+  const response = await api(`/v1/endpoints/${ref}`, {
+    method: "PUT",
+    json: { url, image_digest: digest, processor_token: TEST_PROCESSOR_TOKEN, ...extra },
+  });
   if (response.status !== 200)
     throw new Error(`register failed: ${response.status} ${await response.text()}`);
 }

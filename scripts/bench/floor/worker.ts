@@ -6,6 +6,7 @@ import { DurableObject } from "cloudflare:workers";
 interface FloorEnv {
   FLOOR_RUN: DurableObjectNamespace<FloorRun>;
   PROCESSOR_URL: string;
+  PROCESSOR_TOKEN: string;
 }
 
 const encoder = new TextEncoder();
@@ -14,7 +15,11 @@ export class FloorRun extends DurableObject<FloorEnv> {
   override async fetch(request: Request): Promise<Response> {
     const payload = await request.text();
     const upgrade = await fetch(`${this.env.PROCESSOR_URL}/run`, {
-      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "theory.run.v1" },
+      headers: {
+        Upgrade: "websocket",
+        "Sec-WebSocket-Protocol": "theory.run.v1",
+        Authorization: `Bearer ${this.env.PROCESSOR_TOKEN}`,
+      },
     });
     const socket = upgrade.webSocket;
     if (!socket) return new Response("no websocket", { status: 502 });

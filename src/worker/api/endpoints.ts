@@ -1,4 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { endpointResource } from "../../contract/api.ts";
 import { RefSchema } from "../../contract/ref.ts";
 import { deleteEndpointRoute, getEndpointRoute, putEndpointRoute } from "../../contract/routes.ts";
 import { TheoryError } from "../../core/errors.ts";
@@ -28,25 +29,30 @@ function endpointUrl(raw: string, allowLoopback: boolean): string {
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
-/** `/v1/endpoints/{ref}` (docs/api.md#routes): where a ref's processor is reachable for target modal. */
+/** `/v1/endpoints/{ref}` (docs/api.md#endpoints): where a ref's processor is reachable for target modal. */
 export function mountEndpoints(app: OpenAPIHono<AppEnv>): void {
   mount(app, putEndpointRoute, async (c) => {
     const ref = refParam(c.var.runtime, c.req.valid("param"));
     const body = c.req.valid("json");
-    const registration = {
-      url: endpointUrl(body.url, c.var.runtime.config.allowLoopbackEndpoints),
-      image_digest: body.image_digest,
-    };
+    const { config } = c.var.runtime;
+    // Fail closed: a web endpoint behind proxy auth would be registered but never reachable.
+    if (body.proxy_auth && !config.modalProxy)
+      throw new TheoryError(
+        "ERR_INPUTS",
+        "proxy_auth: this control plane has no Modal proxy auth (MODAL_PROXY_KEY, MODAL_PROXY_SECRET)",
+        { status: 422 },
+      );
+    const registration = { ...body, url: endpointUrl(body.url, config.allowLoopbackEndpoints) };
     await endpointDirectory(c.env, ref).put(registration);
     forgetEndpoint(ref);
-    c.var.runtime.log.info("endpoint.registered", { ref });
-    return c.json({ ref, ...registration });
+    c.var.runtime.log.info("endpoint.registered", { ref, proxy_auth: body.proxy_auth === true });
+    return c.json(endpointResource(ref, registration));
   });
   mount(app, getEndpointRoute, async (c) => {
     const ref = refParam(c.var.runtime, c.req.valid("param"));
     const registration = await endpointDirectory(c.env, ref).get();
     if (!registration) throw new TheoryError("ERR_NOT_FOUND", `no endpoint registered for ${ref}`);
-    return c.json({ ref, ...registration });
+    return c.json(endpointResource(ref, registration));
   });
   mount(app, deleteEndpointRoute, async (c) => {
     const ref = refParam(c.var.runtime, c.req.valid("param"));

@@ -5,7 +5,7 @@ import {
   parseRunFailedReason,
 } from "../../contract/agent-frames.ts";
 import { TheoryError } from "../../core/errors.ts";
-import type { SocketConnector } from "../../engine/endpoint-transport.ts";
+import { refusedHandshake, type SocketConnector } from "../../engine/endpoint-transport.ts";
 import type { TransportHandlers, TransportSession } from "../../engine/transport.ts";
 
 /**
@@ -56,7 +56,7 @@ export const workerdConnect: SocketConnector = async (url, protocol, headers, ha
   const socket = response.webSocket;
   if (!socket) {
     await response.body?.cancel();
-    throw new TheoryError("ERR_ENDPOINT_MISSING", `endpoint refused the WebSocket (HTTP ${response.status})`);
+    throw refusedHandshake(response.status);
   }
   socket.accept();
   if (response.headers.get("Sec-WebSocket-Protocol") !== protocol) {

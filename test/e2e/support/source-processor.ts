@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { recordContainer } from "../../../agent/localctl/state.ts";
-import { type LocalProcess, startProcessorProcess } from "../../../scripts/lib/local-stack.ts";
+import { type ProcessorProcess, startProcessorProcess } from "../../../scripts/lib/local-stack.ts";
 import { freePort } from "./docker.ts";
 
 /**
@@ -11,7 +11,7 @@ export async function startRecordedProcessor(
   dir: string,
   home: string,
   digest: string,
-): Promise<LocalProcess> {
+): Promise<ProcessorProcess> {
   const processor = await startProcessorProcess({
     toolRef: "llm/litellm@1",
     port: await freePort(),
@@ -29,6 +29,7 @@ export async function startRecordedProcessor(
     port: Number(new URL(processor.url).port),
     image: `127.0.0.1:5000/theory/processor@${digest}`,
     image_digest: digest,
+    processor_token: processor.token,
     started_at: new Date().toISOString(),
   });
   return processor;

@@ -4,6 +4,7 @@ import { toolDefinition } from "../../../src/core/tool-inputs.ts";
 import { BROKEN_PROCESSORS } from "../../support/broken-processors.ts";
 import { DIGEST_A } from "../../support/examples.ts";
 import { startPatchedProcessor } from "../../support/patched-processor.ts";
+import { TEST_PROCESSOR_TOKEN } from "../../support/tokens.ts";
 
 describe("the conformance kit catches a processor that breaks one rule", () => {
   it.each(BROKEN_PROCESSORS)("$name: $check fails saying so", async ({ patch, check, message }) => {
@@ -11,6 +12,7 @@ describe("the conformance kit catches a processor that breaks one rule", () => {
     try {
       const target = {
         url: processor.url,
+        token: TEST_PROCESSOR_TOKEN,
         tool: toolDefinition("echo/text@1"),
         artifactsDir: processor.artifactsRoot,
         imageDigest: DIGEST_A,
@@ -31,6 +33,7 @@ describe("the conformance kit catches a processor that breaks one rule", () => {
     try {
       const result = await runConformance({
         url: processor.url,
+        token: TEST_PROCESSOR_TOKEN,
         tool: toolDefinition("echo/text@1"),
         artifactsDir: processor.artifactsRoot,
         imageDigest: DIGEST_A,

@@ -17,6 +17,7 @@ afterAll(async () => {
 
 const targetOf = (processor: RunningProcessor, ref: string) => ({
   url: processor.http,
+  token: processor.token,
   tool: toolDefinition(ref),
   artifactsDir: processor.artifactsRoot,
   imageDigest: DIGEST_A,

@@ -8,8 +8,14 @@ import { TOOL_DEFINITIONS, toolSchemaFile } from "../../../src/contract/tools/in
 import { TheoryError } from "../../../src/core/errors.ts";
 import { parseToolRegistry } from "../../../src/core/tool-registry.ts";
 import { DIGEST_A } from "../../support/examples.ts";
+import { TEST_PROCESSOR_TOKEN } from "../../support/tokens.ts";
 
-const base = { TOOL_REF: "echo/text@1", IMAGE_DIGEST: DIGEST_A, ENV_FINGERPRINT: "cpu:1;memory:2Gi" };
+const base = {
+  TOOL_REF: "echo/text@1",
+  IMAGE_DIGEST: DIGEST_A,
+  ENV_FINGERPRINT: "cpu:1;memory:2Gi",
+  PROCESSOR_TOKEN: TEST_PROCESSOR_TOKEN,
+};
 
 describe("processor config", () => {
   it("reads the environment with the spec's defaults (PORT 8000, ARTIFACTS_ROOT /artifacts)", () => {

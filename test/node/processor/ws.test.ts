@@ -10,6 +10,7 @@ import {
   runOpen,
   startProcessor,
 } from "../../support/processor.ts";
+import { TEST_PROCESSOR_AUTH } from "../../support/tokens.ts";
 
 let llm: RunningProcessor;
 beforeAll(async () => {
@@ -105,7 +106,7 @@ describe("processor WebSocket /run (theory.run.v1)", () => {
 
   it("a client that leaves mid-run does not crash the server", async () => {
     await new Promise<void>((resolve) => {
-      const socket = new WebSocket(llm.ws, ["theory.run.v1"]);
+      const socket = new WebSocket(llm.ws, ["theory.run.v1"], { headers: TEST_PROCESSOR_AUTH });
       socket.on("open", () =>
         socket.send(JSON.stringify(runOpen(llmPayload("leaver", llmInputs("x", { max_tokens: 100_000 }))))),
       );

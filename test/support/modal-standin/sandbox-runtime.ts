@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { promisify } from "node:util";
+import { startProxyAuthGate } from "../proxy-auth-gate.ts";
 import { startTlsTerminator } from "../tls.ts";
 
 const exec = promisify(execFile);
@@ -58,6 +59,10 @@ export async function startSandboxContainer(options: {
   milliCpu?: number;
   memoryMb?: number;
   tls: { key: string; cert: string };
+  /** The container's command instead of the image's. */
+  command?: string[];
+  /** A web endpoint that requires proxy auth: the gate admitting only this Modal-Key/Modal-Secret sits behind TLS. */
+  proxyAuth?: { key: string; secret: string };
 }): Promise<SandboxRuntime> {
   const hostPort = await freePort();
   const containerName = `theory-modal-standin-${options.id}`;
@@ -75,8 +80,15 @@ export async function startSandboxContainer(options: {
     ...(options.memoryMb ? ["--memory", `${options.memoryMb}m`] : []),
     ...Object.entries(containerEnv).flatMap(([key, value]) => ["-e", `${key}=${value}`]),
     options.image,
+    ...(options.command ?? []),
   );
-  const terminator = await startTlsTerminator({ targetPort: hostPort, ...options.tls });
+  const gate = options.proxyAuth
+    ? await startProxyAuthGate({ targetPort: hostPort, ...options.proxyAuth })
+    : undefined;
+  const terminator = await startTlsTerminator({
+    targetPort: gate ? Number(new URL(gate.url).port) : hostPort,
+    ...options.tls,
+  });
   let stopped = false;
   const removeContainer = async () => {
     await docker("rm", "-f", containerName).catch(() => undefined);
@@ -101,6 +113,7 @@ export async function startSandboxContainer(options: {
       stopped = true;
       await removeContainer();
       await terminator.close();
+      await gate?.close();
     },
   };
 }

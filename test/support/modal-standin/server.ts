@@ -1,10 +1,13 @@
 // A local stand-in of Modal's control-plane API for tests: the real `modal` SDK talks to it over
-// h2c (MODAL_SERVER_URL=http://127.0.0.1:PORT). Its sandboxes are real containers on the local
-// Docker engine, reached through an https TLS terminator with a certificate from a test CA.
+// h2c (MODAL_SERVER_URL=http://127.0.0.1:PORT). Its sandboxes, and the web functions of apps
+// deployed to it (deploy.ts), are real containers on the local Docker engine, reached through an
+// https TLS terminator with a certificate from a test CA (and, for a web function that requires
+// it, a proxy-auth gate).
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { createServer, ServerError, type ServerError as ServerErrorType, Status } from "nice-grpc";
 import protobuf from "protobufjs";
+import type { DeclaredApp } from "./deploy.ts";
 import { ensureImage, type SandboxRuntime, startSandboxContainer } from "./sandbox-runtime.ts";
 
 export const PROTO_PATH = join(import.meta.dirname, "modal.proto");
@@ -30,11 +33,24 @@ interface SandboxRecord {
   result: { status: number; exitcode: number } | null;
 }
 
+/** A deployed web function: what serves its URL, and the image its app declared. */
+export interface DeployedFunction {
+  id: string;
+  app: string;
+  name: string;
+  image: string;
+  env: Record<string, string>;
+  webUrl: string;
+  runtime: SandboxRuntime;
+}
+
 export interface StandinOptions {
   tokenId: string;
   tokenSecret: string;
   /** The TLS terminator's key and certificate (from test/support/tls.ts makeTestCa). */
   tls: { key: string; cert: string };
+  /** The workspace's proxy auth token, which web functions with requires_proxy_auth admit. */
+  proxyAuth?: { key: string; secret: string };
 }
 
 export function loadModalProto(): protobuf.Root {
@@ -53,6 +69,8 @@ export class ModalStandin {
   readonly #secrets = new Map<string, { id: string; values: Record<string, string> }>();
   readonly #images = new Map<string, string>();
   readonly #sandboxes = new Map<string, SandboxRecord>();
+  /** Deployed web functions by `app/function`. */
+  readonly #functions = new Map<string, DeployedFunction>();
   readonly #tokens = new Set<string>();
   #server = createServer();
   #port = 0;
@@ -125,13 +143,67 @@ export class ModalStandin {
     this.#port = await this.#server.listen("127.0.0.1:0");
   }
 
+  deployedFunction(app: string, name: string): DeployedFunction | undefined {
+    return this.#functions.get(`${app}/${name}`);
+  }
+
+  /**
+   * `modal deploy` of an app (as test/support/modal-standin/deploy.ts read it from the app file):
+   * each web function starts as a container from the declared image (by digest), with the
+   * declared env and the named secrets' values, behind its web URL; a new deploy replaces it.
+   * A secret that does not exist fails the deploy, as on Modal.
+   */
+  async deploy(app: DeclaredApp): Promise<DeployedFunction[]> {
+    const deployed: DeployedFunction[] = [];
+    for (const fn of app.functions) {
+      if (!fn.web_server) continue;
+      const env: Record<string, string> = { ...fn.image.env };
+      for (const name of fn.secrets) {
+        const secret = this.#secrets.get(name);
+        if (!secret) throw new Error(`Secret '${name}' not found`);
+        Object.assign(env, secret.values);
+      }
+      if (fn.web_server.requires_proxy_auth && !this.#options.proxyAuth)
+        throw new Error("this stand-in has no proxy auth token to require");
+      await ensureImage(fn.image.registry);
+      const key = `${app.app}/${fn.name}`;
+      await this.#functions.get(key)?.runtime.stop();
+      const id = this.#id("fu");
+      const runtime = await startSandboxContainer({
+        id,
+        image: fn.image.registry,
+        env,
+        containerPort: fn.web_server.port,
+        milliCpu: fn.cpu ? fn.cpu * 1000 : undefined,
+        memoryMb: fn.memory ?? undefined,
+        tls: this.#options.tls,
+        command: fn.command ?? undefined,
+        proxyAuth: fn.web_server.requires_proxy_auth ? this.#options.proxyAuth : undefined,
+      });
+      const entry = {
+        id,
+        app: app.app,
+        name: fn.name,
+        image: fn.image.registry,
+        env,
+        webUrl: runtime.tunnelUrl,
+        runtime,
+      };
+      this.#functions.set(key, entry);
+      deployed.push(entry);
+    }
+    return deployed;
+  }
+
   /** Simulates Modal losing a sandbox: its container vanishes, its tunnel stays (and leads nowhere). */
   async killContainer(sandboxId: string): Promise<void> {
     await this.#sandboxes.get(sandboxId)?.runtime.removeContainer();
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#sandboxes.values()].map((sandbox) => sandbox.runtime.stop()));
+    await Promise.all(
+      [...this.#sandboxes.values(), ...this.#functions.values()].map((entry) => entry.runtime.stop()),
+    );
     await this.#server.shutdown();
   }
 
@@ -304,6 +376,18 @@ export class ModalStandin {
           return sandbox.result
             ? { result: { status: 3 } }
             : { result: { status: 1 }, tunnels: [this.#tunnel(sandbox.id)] };
+        },
+      },
+      FunctionGet: {
+        request: "FunctionGetRequest",
+        response: "FunctionGetResponse",
+        handle: async (body) => {
+          const deployed = this.#functions.get(`${body.appName}/${body.objectTag}`);
+          if (!deployed) throw notFound(`Function '${body.appName}/${body.objectTag}' not found`);
+          return {
+            functionId: deployed.id,
+            handleMetadata: { functionName: deployed.name, webUrl: deployed.webUrl },
+          };
         },
       },
       SandboxTerminateV2: {
