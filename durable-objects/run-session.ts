@@ -406,6 +406,7 @@ export class RunSession extends DurableObject<Env> {
       run_id: row.run_id,
       ref: row.ref,
       target: row.target,
+      ...(row.agent ? { agent: row.agent } : {}),
       state: !settled && this.execution ? "running" : row.state,
       envelope: settled && row.envelope ? EnvelopeSchema.parse(JSON.parse(row.envelope)) : null,
       ...this.labelsOf(row),

@@ -99,6 +99,8 @@ export const RunResourceSchema = z.strictObject({
   run_id: RunIdSchema,
   ref: RefSchema,
   target: TargetSchema,
+  /** The agent a local run was sent to. */
+  agent: AgentIdSchema.optional(),
   state: RunStateSchema,
   envelope: EnvelopeSchema.nullable(),
   /** As the request gave them; absent when it gave none. */

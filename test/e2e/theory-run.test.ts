@@ -22,6 +22,7 @@ import { freePort } from "./support/docker.ts";
 const root = join(import.meta.dirname, "..", "..");
 const DIGEST = `sha256:${"2".repeat(64)}`;
 const OTHER_OCI = `127.0.0.1:5000/theory/processor@sha256:${"3".repeat(64)}`;
+const REBUILT_DIGEST = `sha256:${"5".repeat(64)}`;
 const REF = "llm/litellm@1";
 let dir = "";
 let processor: ProcessorProcess;
@@ -58,13 +59,17 @@ beforeAll(async () => {
       HEALTH_BUDGET_MS: "1000",
     },
   });
+  await register(registrationFor(processor, DIGEST));
+});
+
+async function register(registration: object): Promise<void> {
   const put = await fetch(`${controlPlane.url}/v1/endpoints/${REF}`, {
     method: "PUT",
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    body: JSON.stringify(registrationFor(processor, DIGEST)),
+    body: JSON.stringify(registration),
   });
   expect(put.status).toBe(200);
-});
+}
 
 afterAll(async () => {
   await controlPlane?.stop();
@@ -452,5 +457,65 @@ describe("theory runs download", () => {
     expect(JSON.parse(result.stdout).error.message).toContain("local://outputs/llm.litellm.1/cli-wait-1/");
     expect(existsSync(out)).toBe(false);
     expect((await theory(["runs", "download", "no-such-run", "--json"])).code).toBe(4);
+  });
+});
+
+describe("theory runs replay", () => {
+  it("an unchanged tool: identical, exit 0; the original lists its replay", async () => {
+    const original = await theory(
+      runArgs("cli-replay-1", llmInputs("replay me", { max_tokens: 4 }), "--wait"),
+    );
+    expect(original.code, original.stderr).toBe(0);
+    const result = await theory([
+      "runs",
+      "replay",
+      "cli-replay-1",
+      "--run-id",
+      "cli-replay-1-again",
+      "--json",
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      verdict: "identical",
+      original: "cli-replay-1",
+      differences: [],
+      replay: { run_id: "cli-replay-1-again", state: "succeeded", replay_of: "cli-replay-1" },
+    });
+    const listed = JSON.parse((await theory(["runs", "get", "cli-replay-1", "--json"])).stdout);
+    expect(listed.replays).toEqual(["cli-replay-1-again"]);
+  });
+
+  it("the ref now served by a rebuilt image: drifted, naming the digest, exit 10", async () => {
+    const original = await theory(
+      runArgs("cli-replay-2", llmInputs("replay me", { max_tokens: 4 }), "--wait"),
+    );
+    expect(original.code, original.stderr).toBe(0);
+    const rebuilt = await startProcessorProcess({
+      toolRef: REF,
+      port: await freePort(),
+      env: {
+        IMAGE_DIGEST: REBUILT_DIGEST,
+        ENV_FINGERPRINT: "cpu:1;memory:2Gi",
+        ARTIFACTS_ROOT: join(dir, "rebuilt"),
+      },
+    });
+    try {
+      await register(registrationFor(rebuilt, REBUILT_DIGEST));
+      const result = await theory(["runs", "replay", "cli-replay-2", "--json"]);
+      expect(result.code, result.stderr).toBe(10);
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        verdict: "drifted",
+        differences: [{ field: "meta.image_digest", original: DIGEST, replay: REBUILT_DIGEST }],
+      });
+    } finally {
+      await register(registrationFor(processor, DIGEST));
+      await rebuilt.stop();
+    }
+  });
+
+  it("an unknown run exits 4; overrides the API refuses exit 2", async () => {
+    expect((await theory(["runs", "replay", "no-such-run", "--json"])).code).toBe(4);
+    const refused = await theory(["runs", "replay", "cli-replay-1", "--target", "local", "--json"]);
+    expect([refused.code, errorCode(refused.stdout)]).toEqual([2, "ERR_INPUTS"]);
   });
 });

@@ -120,3 +120,43 @@ describe("positive parity in world scope: the endpoint transport and the agent t
     }
   });
 });
+
+describe("replay across transports", () => {
+  it("a world-scope run made through the endpoint, replayed on the agent: identical, outputs compared by their bytes' MD5", async () => {
+    const put = await fetch(`${viaAgent.url}/v1/endpoints/llm/litellm@1`, {
+      method: "PUT",
+      headers,
+      body: JSON.stringify(registrationFor(processor, DIGEST)),
+    });
+    expect(put.status).toBe(200);
+    await run(viaAgent, {
+      ref: "llm/litellm@1",
+      run_id: "world-replay-1",
+      mode: "mock",
+      inputs: llmInputs("again", { max_tokens: 6 }),
+      artifact_scope: "world",
+      target: "modal",
+    });
+    const response = await fetch(`${viaAgent.url}/v1/runs/world-replay-1/replay`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ target: "local", agent: AGENT, run_id: "world-replay-1-local" }),
+    });
+    const verdict = (await response.json()) as any;
+    expect(response.status, JSON.stringify(verdict)).toBe(200);
+    expect(verdict).toMatchObject({
+      verdict: "identical",
+      original: "world-replay-1",
+      differences: [],
+      replay: { run_id: "world-replay-1-local", target: "local", agent: AGENT, replay_of: "world-replay-1" },
+    });
+    // Each run's output is its own object, with the same bytes.
+    const [original, replayed] = ["world-replay-1", "world-replay-1-local"].map(
+      (runId) => `parity/${runId}/text/response.txt`,
+    ) as [string, string];
+    expect(await s3Local.etagOf(replayed)).toBe(await s3Local.etagOf(original));
+    expect(verdict.replay.envelope.meta.proof.etag_map["text/response.txt"]).toBe(
+      await s3Local.etagOf(original),
+    );
+  });
+});
