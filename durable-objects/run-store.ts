@@ -55,7 +55,10 @@ export class RunStore {
 
   get(): RunRow | null {
     if (this.#row !== undefined) return this.#row;
-    if (!this.#exists()) return (this.#row = null);
+    if (!this.#exists()) {
+      this.#row = null;
+      return null;
+    }
     this.#row =
       (this.#sql.exec("SELECT * FROM run_record WHERE id = 1").toArray()[0] as unknown as RunRow) ?? null;
     return this.#row;

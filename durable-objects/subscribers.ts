@@ -27,8 +27,8 @@ class SseSubscriber {
   send(bytes: Uint8Array): void {
     this.#queued.push(bytes);
     this.#queuedBytes += bytes.byteLength;
-    if (this.#queuedBytes > MAX_SUBSCRIBER_LAG_BYTES) return this.#gone();
-    this.#pump();
+    if (this.#queuedBytes > MAX_SUBSCRIBER_LAG_BYTES) this.#gone();
+    else this.#pump();
   }
 
   /** Sends what is queued, then closes. */

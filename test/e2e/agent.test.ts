@@ -150,7 +150,9 @@ describe("theory agent against the control plane under wrangler dev", () => {
       ordered: true,
       status: "success",
     });
-    const receipt = await (await fetch(`${controlPlane.url}/v1/runs/agent-long/receipt`, { headers })).json();
+    const receipt = (await (
+      await fetch(`${controlPlane.url}/v1/runs/agent-long/receipt`, { headers })
+    ).json()) as any;
     expect(receipt.frames.tokens).toBe(count);
     expect(receipt.events).toMatchObject({ stored: count + 1, dropped: 0 });
   }, 180_000);

@@ -38,14 +38,19 @@ export function agentTransport(deps: { tunnel: TunnelDialer; agentId: string; lo
  * orchestrator unchanged, in order.
  */
 function unbatch(text: string, handlers: TransportHandlers): void {
-  if (!text.startsWith("[")) return handlers.onMessage(text);
+  if (!text.startsWith("[")) {
+    handlers.onMessage(text);
+    return;
+  }
   let frames: unknown;
   try {
     frames = JSON.parse(text);
   } catch {
     frames = undefined;
   }
-  if (!Array.isArray(frames) || !frames.every((frame) => typeof frame === "string"))
-    return handlers.onError(new TheoryError("ERR_INTERNAL", "the agent tunnel sent a malformed batch"));
+  if (!Array.isArray(frames) || !frames.every((frame) => typeof frame === "string")) {
+    handlers.onError(new TheoryError("ERR_INTERNAL", "the agent tunnel sent a malformed batch"));
+    return;
+  }
   for (const frame of frames) handlers.onMessage(frame);
 }
