@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { InputsSchema } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import { MAX_JSON_DEPTH, parseJson } from "../../src/core/json.ts";
 import type { OptionSpecs } from "./command.ts";
 
 /** The run's inputs, a JSON object: a command declares these with `oneOf: INPUT_FLAGS`. */
@@ -31,12 +32,8 @@ export async function readInputs(
     });
   } else if (values.inputs === "-") text = await readStream(stdin);
   else throw new TheoryError("ERR_INPUTS", '--inputs takes "-" (read stdin)');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new TheoryError("ERR_INPUTS", "inputs are not valid JSON");
-  }
+  // Inputs travel one level down in the run request, which may nest MAX_JSON_DEPTH levels.
+  const parsed = parseJson(text, "inputs", { maxDepth: MAX_JSON_DEPTH - 1 });
   const inputs = InputsSchema.safeParse(parsed);
   if (!inputs.success || Array.isArray(parsed))
     throw new TheoryError("ERR_INPUTS", "inputs must be a JSON object");

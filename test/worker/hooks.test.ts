@@ -1,57 +1,11 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { Webhook } from "standardwebhooks";
 import { describe, expect, inject, it } from "vitest";
 import { ReceiptSchema } from "../../src/contract/api.ts";
-import { TEST_HOOKS } from "../support/tokens.ts";
+import { githubHook, signedHook } from "./hook-signing.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
-
-function signedHook(body: string, options: { id?: string; at?: Date; secret?: string } = {}) {
-  const id = options.id ?? `msg_${uniqueRunId("hook")}`;
-  const at = options.at ?? new Date();
-  const signature = new Webhook(options.secret ?? TEST_HOOKS.standard.secret).sign(id, at, body);
-  return {
-    id,
-    post: () =>
-      api("/v1/hooks/ci", {
-        method: "POST",
-        token: null,
-        body,
-        headers: {
-          "Content-Type": "application/json",
-          "webhook-id": id,
-          "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-          "webhook-signature": signature,
-        },
-      }),
-  };
-}
-
-async function githubHook(payload: object, options: { delivery?: string; secret?: string } = {}) {
-  const body = JSON.stringify(payload);
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(options.secret ?? TEST_HOOKS.github.secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = [...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)))]
-    .map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-  return api("/v1/hooks/ci", {
-    method: "POST",
-    token: null,
-    body,
-    headers: {
-      "Content-Type": "application/json",
-      "X-Hub-Signature-256": `sha256=${mac}`,
-      "X-GitHub-Delivery": options.delivery ?? crypto.randomUUID(),
-    },
-  });
-}
 
 const hookRequest = () => ({
   ref: "llm/litellm@1",

@@ -3,6 +3,7 @@ import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { type RunRequest, RunRequestSchema } from "../../contract/api.ts";
 import { hexToBytes, sha256Hex } from "../../core/canonical.ts";
 import { TheoryError } from "../../core/errors.ts";
+import { jsonProblem } from "../../core/json.ts";
 import { describeIssues } from "../../core/validation.ts";
 import type { HookSource } from "../config.ts";
 import { webhookLedger } from "../objects.ts";
@@ -119,9 +120,11 @@ export const hooks = new Hono<AppEnv>().post("/ci", jsonBody, async (c) => {
   const verified = github
     ? await verifyGithub(c, body, config.hookSources)
     : verifyStandard(c, body, config.hookSources);
-  const parsed = RunRequestSchema.safeParse(
-    github ? runRequestFromGithub(verified.payload) : verified.payload,
-  );
+  const candidate = github ? runRequestFromGithub(verified.payload) : verified.payload;
+  // A GitHub request's inputs were JSON text inside the body: held to the body's limits here.
+  const problem = jsonProblem(candidate);
+  if (problem) throw new TheoryError("ERR_INPUTS", `run request: ${problem}`, { status: 422 });
+  const parsed = RunRequestSchema.safeParse(candidate);
   if (!parsed.success) throw new TheoryError("ERR_INPUTS", describeIssues(parsed.error), { status: 422 });
   const claimed = await webhookLedger(c.env).claim(
     `${verified.source}:${verified.webhookId}`,
