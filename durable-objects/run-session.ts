@@ -92,11 +92,12 @@ export class RunSession extends DurableObject<Env> {
   /**
    * Idempotent start: the same request again is the same run; another request under this id is
    * ERR_CONFLICT. With `waitMs`, answers once the run settled or the wait ended (`Prefer: wait`),
-   * in this one call. Errors come back as values: a thrown error loses its type crossing RPC.
+   * in this one call; with `existingOnly`, a run that no longer exists is ERR_NOT_FOUND, never
+   * started afresh. Errors come back as values: a thrown error loses its type crossing RPC.
    */
   async start(
     request: RunRequest & { run_id: string },
-    options: { waitMs?: number } = {},
+    options: { waitMs?: number; existingOnly?: boolean } = {},
   ): Promise<StartResult> {
     const requestText = canonicalJson(request);
     const requestSha256 = await sha256Hex(requestText);
@@ -115,6 +116,11 @@ export class RunSession extends DurableObject<Env> {
                 message: `run_id ${request.run_id} was already used for a different request`,
               },
             };
+    } else if (options.existingOnly) {
+      started = {
+        ok: false,
+        error: { code: "ERR_NOT_FOUND", message: `run ${request.run_id} no longer exists` },
+      };
     } else {
       const creating = this.create(request, requestText, requestSha256);
       this.creating = creating.catch(() => undefined);

@@ -9,12 +9,13 @@ export function signedHook(body: string, options: { id?: string; at?: Date; secr
   const signature = new Webhook(options.secret ?? TEST_HOOKS.standard.secret).sign(id, at, body);
   return {
     id,
-    post: () =>
+    post: (extra: Record<string, string> = {}) =>
       api("/v1/hooks/ci", {
         method: "POST",
         token: null,
         body,
         headers: {
+          ...extra,
           "Content-Type": "application/json",
           "webhook-id": id,
           "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),

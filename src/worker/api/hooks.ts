@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
-import { type RunRequest, RunRequestSchema } from "../../contract/api.ts";
+import { RunRequestSchema } from "../../contract/api.ts";
 import { hexToBytes, sha256Hex } from "../../core/canonical.ts";
 import { TheoryError } from "../../core/errors.ts";
 import { jsonProblem } from "../../core/json.ts";
@@ -110,8 +110,10 @@ export function runRequestFromGithub(payload: unknown): unknown {
 }
 
 /**
- * POST /v1/hooks/ci: a signed run request from CI. Signature, window and replay are checked before
- * anything starts; the run id derives from the webhook id, so a CI retry never starts a second run.
+ * POST /v1/hooks/ci: a signed run request from CI. Signature and window are checked before anything
+ * else (401), then the request (4xx, leaving no trace). A delivery already accepted is answered
+ * with the run it started, so a CI retry succeeds; the run id derives from the webhook id, so no
+ * delivery ever starts a second run.
  */
 export const hooks = new Hono<AppEnv>().post("/ci", jsonBody, async (c) => {
   const { config } = c.var.runtime;
@@ -126,15 +128,19 @@ export const hooks = new Hono<AppEnv>().post("/ci", jsonBody, async (c) => {
   if (problem) throw new TheoryError("ERR_INPUTS", `run request: ${problem}`, { status: 422 });
   const parsed = RunRequestSchema.safeParse(candidate);
   if (!parsed.success) throw new TheoryError("ERR_INPUTS", describeIssues(parsed.error), { status: 422 });
-  const claimed = await webhookLedger(c.env).claim(
-    `${verified.source}:${verified.webhookId}`,
-    verified.ttlMs,
-  );
-  if (!claimed) throw unauthorized("replayed webhook-id");
-  const runId =
-    parsed.data.run_id ??
-    `hook-${(await sha256Hex(`${verified.source}:${verified.webhookId}`)).slice(0, 32)}`;
-  c.var.runtime.log.info("hook.accepted", { source: verified.source, execution_id: runId });
-  const request: RunRequest & { run_id: string } = { ...parsed.data, run_id: runId };
-  return startRun(c, request);
+  const delivery = `${verified.source}:${verified.webhookId}`;
+  const ledger = webhookLedger(c.env, delivery);
+  const accepted = await ledger.runOf(delivery);
+  if (accepted) {
+    // The same request again is its run (with Prefer: wait honoured); another one is ERR_CONFLICT.
+    return startRun(c, { ...parsed.data, run_id: accepted }, { existingOnly: true });
+  }
+  const runId = parsed.data.run_id ?? `hook-${(await sha256Hex(delivery)).slice(0, 32)}`;
+  const response = await startRun(c, { ...parsed.data, run_id: runId });
+  // Remembered only once the run exists: a delivery the control plane refused leaves no trace.
+  if (response.ok) {
+    await ledger.accept(delivery, runId, verified.ttlMs);
+    c.var.runtime.log.info("hook.accepted", { source: verified.source, execution_id: runId });
+  }
+  return response;
 });

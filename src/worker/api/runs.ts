@@ -37,19 +37,21 @@ async function serveSettled(c: Context<AppEnv>, name: "envelope" | "receipt"): P
 
 /**
  * Starts (or finds) the run and answers: 202 + Location, or with `Prefer: wait=N` the settled run
- * (200) once it settles within N seconds. Shared by POST /v1/runs and the CI hook.
+ * (200) once it settles within N seconds. Shared by POST /v1/runs and the CI hook, which for a
+ * delivery it already accepted asks for `existingOnly`: that run, never a new one.
  */
 export async function startRun(
   c: Context<AppEnv>,
   request: RunRequest & { run_id: string },
+  options: { existingOnly?: boolean } = {},
 ): Promise<Response> {
   const wait = /(?:^|[\s,;])wait=(\d+)/.exec(c.req.header("Prefer") ?? "")?.[1];
   const seconds = wait === undefined ? undefined : Math.min(Number(wait), MAX_WAIT_S);
   // One call: the run's object starts it and, asked to wait, answers when it settles.
-  const started = await session(c, request.run_id).start(
-    request,
-    seconds === undefined ? {} : { waitMs: seconds * 1000 },
-  );
+  const started = await session(c, request.run_id).start(request, {
+    ...options,
+    ...(seconds === undefined ? {} : { waitMs: seconds * 1000 }),
+  });
   if (!started.ok) {
     // A request that cannot be planned (unknown ref, unusable prefix or scope) is semantically invalid.
     const status = started.error.code === "ERR_INPUTS" ? 422 : undefined;
