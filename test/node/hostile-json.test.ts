@@ -79,3 +79,18 @@ describe("the CLI's inputs reader refuses it too", () => {
     );
   });
 });
+
+describe("a write_prefix segment over 255 bytes", () => {
+  it("is ERR_INPUTS from the processor, not ENAMETOOLONG's ERR_INTERNAL", async () => {
+    const payload = payloadFor("llm/litellm@1", "long-segment", llmInputs("hi"), {
+      write_prefix: `/artifacts/${"a".repeat(256)}/`,
+    });
+    const { status, text } = await postJson(`${llm.http}/run`, payload);
+    expect(status).toBe(200);
+    expect(EnvelopeSchema.parse(JSON.parse(text))).toMatchObject({
+      status: "error",
+      run_id: "long-segment",
+      error: { code: "ERR_INPUTS", message: expect.stringContaining("255 bytes") },
+    });
+  });
+});

@@ -76,3 +76,15 @@ describe("inputs JSON accepts but the contract cannot carry", () => {
     await api(`/v1/runs/${runId}/cancel`, { method: "POST" });
   });
 });
+
+describe("a write_prefix segment no file system can hold", () => {
+  it("a segment over 255 bytes -> 422 ERR_INPUTS naming write_prefix, no run", async () => {
+    const runId = uniqueRunId("long-segment");
+    const response = await api("/v1/runs", {
+      method: "POST",
+      json: runRequest(runId, { write_prefix: `/artifacts/${"a".repeat(256)}/` }),
+    });
+    await expectInputsError(response, 422, "write_prefix");
+    expect((await api(`/v1/runs/${runId}`)).status).toBe(404);
+  });
+});
