@@ -409,6 +409,7 @@ export class RunSession extends DurableObject<Env> {
     log.info("ws.run.start", { execution_id: plan.runId, ref: plan.ref, target: request.target });
     // No waitUntil: a Durable Object stays alive while its socket to the processor is open.
     executeRun(plan, this.transportFor(request), controller.signal, {
+      ackBudgetMs: this.runtime.config.health.totalMs,
       onFrame: (frame, text) => this.onFrame(frame, text),
       storedEtag: async (key) => (await store.head(key))?.etag ?? null,
       log,

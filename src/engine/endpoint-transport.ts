@@ -5,17 +5,24 @@ import { healthError, pollHealth } from "../core/health.ts";
 import type { Logger } from "../core/log.ts";
 import type { RunTransport, TransportHandlers, TransportSession } from "./transport.ts";
 
-/** Opens one WebSocket with the given subprotocol; rejects when the handshake fails. */
+/**
+ * Opens one WebSocket with the given subprotocol; rejects when the handshake fails, or is given up
+ * because `signal` aborted. The signal bounds the handshake only, never the open session.
+ */
 export type SocketConnector = (
   url: string,
   protocol: string,
   headers: Record<string, string>,
   handlers: TransportHandlers,
+  signal?: AbortSignal,
 ) => Promise<TransportSession>;
 
 export interface EndpointTransportDeps {
-  /** The endpoint's base URL (http(s)://host[:port]), or null when none is registered for the ref. */
-  resolve(ref: string): Promise<{ url: string } | null>;
+  /**
+   * The endpoint's base URL (http(s)://host[:port]) and the digest it was registered with, or null
+   * when none is registered for the ref.
+   */
+  resolve(ref: string): Promise<{ url: string; image_digest?: string } | null>;
   connect: SocketConnector;
   fetch: typeof fetch;
   health: BackoffPolicy;
@@ -37,9 +44,10 @@ const wsUrl = (base: string) => `${base.replace(/^http/, "ws").replace(/\/+$/, "
 export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
   const headers = deps.headers ?? {};
 
-  async function checkHealth(base: string, ref: string): Promise<void> {
+  async function checkHealth(base: string, ref: string, budget?: AbortSignal): Promise<void> {
     const poll = await pollHealth(base, {
       policy: deps.health,
+      budget,
       headers,
       fetch: deps.fetch,
       sleep: deps.sleep,
@@ -53,10 +61,17 @@ export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
     throw healthError(poll, { kind: "registered", name: `endpoint for ${ref}` });
   }
 
-  async function connect(base: string, ref: string, handlers: TransportHandlers): Promise<TransportSession> {
+  async function connect(
+    base: string,
+    ref: string,
+    handlers: TransportHandlers,
+    signal?: AbortSignal,
+  ): Promise<TransportSession> {
     deps.log?.info("ws.connect.start", { ref });
     try {
-      const session = await deps.connect(wsUrl(base), RUN_SUBPROTOCOL, headers, handlers);
+      if (signal?.aborted)
+        throw new TheoryError("ERR_ENDPOINT_MISSING", `could not open a run session with ${ref} in time`);
+      const session = await deps.connect(wsUrl(base), RUN_SUBPROTOCOL, headers, handlers, signal);
       deps.log?.info("ws.connect.ok", { ref, protocol: RUN_SUBPROTOCOL });
       return session;
     } catch (error) {
@@ -67,16 +82,18 @@ export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
   }
 
   return {
-    async open({ ref }, handlers) {
+    async open({ ref }, handlers, options = {}) {
       const endpoint = await deps.resolve(ref);
       deps.log?.info("adapter.url.resolve", { ref, found: endpoint !== null });
       if (!endpoint) throw new TheoryError("ERR_ENDPOINT_MISSING", `no endpoint registered for ${ref}`);
+      let session: TransportSession;
       try {
-        return await connect(endpoint.url, ref, handlers);
+        session = await connect(endpoint.url, ref, handlers, options.signal);
       } catch {
-        await checkHealth(endpoint.url, ref);
-        return connect(endpoint.url, ref, handlers);
+        await checkHealth(endpoint.url, ref, options.signal);
+        session = await connect(endpoint.url, ref, handlers, options.signal);
       }
+      return endpoint.image_digest ? { ...session, imageDigest: endpoint.image_digest } : session;
     },
   };
 }

@@ -39,6 +39,12 @@ export interface RunHooks {
   /** World scope: the stored ETag of an object, or null when absent (proof verification). */
   storedEtag?(key: string): Promise<string | null>;
   log?: Logger;
+  /**
+   * The pre-Ack budget: how long reaching a processor that acknowledges the run may take in all,
+   * every attempt, handshake, health poll and retry delay included
+   * (docs/operations.md#retries-health-and-budgets). Unbounded when absent.
+   */
+  ackBudgetMs?: number;
   clock?: () => number;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -88,15 +94,17 @@ export async function executeRun(
   const startedAt = iso();
   let ackedAt: string | undefined;
   let envelope: Envelope;
+  const preAck = preAckBudget(hooks.ackBudgetMs, clock);
 
   for (let attempt = 0; ; attempt++) {
     const record: Attempt = { started_at: iso(), outcome: "running", acked: false };
     attempts.push(record);
     try {
-      const raw = await runOnce(plan, transport, signal, {
+      const raw = await runOnce(plan, transport, signal, preAck.signal, {
         onAck: () => {
           record.acked = true;
           ackedAt = iso();
+          preAck.end();
         },
         onFrame: (frame, text) => {
           frames.total++;
@@ -118,14 +126,16 @@ export async function executeRun(
         code: failure.body.code,
         attempt,
       });
+      const delay = backoffDelay(RUN_RETRY, attempt, hooks.random ?? Math.random);
       const retry =
         !failure.acked &&
         RETRIED.has(failure.body.code) &&
         !signal.aborted &&
-        attempt + 1 < RUN_RETRY.attempts;
+        attempt + 1 < RUN_RETRY.attempts &&
+        preAck.allows(delay);
       if (retry) {
-        await sleep(backoffDelay(RUN_RETRY, attempt, hooks.random ?? Math.random));
-        if (!signal.aborted) continue;
+        await sleep(delay);
+        if (!signal.aborted && !preAck.signal.aborted) continue;
       }
       const body = signal.aborted && !failure.acked ? toErrorBody(signal.reason) : failure.body;
       envelope = buildErrorEnvelope({
@@ -137,6 +147,7 @@ export async function executeRun(
       break;
     }
   }
+  preAck.end();
   const text = canonicalJson(envelope);
   return {
     envelope,
@@ -147,6 +158,31 @@ export async function executeRun(
     ackedAt,
     settledAt: iso(),
     frames,
+  };
+}
+
+/**
+ * The pre-Ack budget as a signal that aborts when it is spent (ERR_ENDPOINT_MISSING), `allows`
+ * saying whether a retry delay still fits, and `end` once the processor acknowledged.
+ */
+function preAckBudget(budgetMs: number | undefined, clock: () => number) {
+  const controller = new AbortController();
+  if (budgetMs === undefined) return { signal: controller.signal, allows: () => true, end: () => {} };
+  const deadline = clock() + budgetMs;
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new TheoryError(
+          "ERR_ENDPOINT_MISSING",
+          `no processor acknowledged the run within ${budgetMs / 1000} s (the health budget)`,
+        ),
+      ),
+    budgetMs,
+  );
+  return {
+    signal: controller.signal,
+    allows: (delayMs: number) => clock() + delayMs < deadline,
+    end: () => clearTimeout(timer),
   };
 }
 
@@ -193,11 +229,15 @@ async function settleResult(plan: RunPlan, raw: unknown, hooks: RunHooks): Promi
   return envelope;
 }
 
-/** One session: RunOpen, Ack, progress, exactly one RunResult, close. Resolves with the raw envelope. */
+/**
+ * One session: RunOpen, Ack, progress, exactly one RunResult, close. Resolves with the raw envelope.
+ * `preAck` ends the attempt when it aborts before the processor acknowledged.
+ */
 function runOnce(
   plan: RunPlan,
   transport: RunTransport,
   signal: AbortSignal,
+  preAck: AbortSignal,
   observer: { onAck(): void; onFrame(frame: ProcessorFrame, text: string): void },
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -212,6 +252,7 @@ function runOnce(
       phase = "done";
       if (graceTimer !== undefined) clearTimeout(graceTimer);
       signal.removeEventListener("abort", onAbort);
+      preAck.removeEventListener("abort", onPreAckSpent);
       if (outcome.ok) resolve(result);
       else reject(new AttemptFailure(outcome.body, acked));
     };
@@ -230,8 +271,14 @@ function runOnce(
       if (phase === "acked") session?.send(canonicalJson({ kind: "Cancel", content: {} }));
       fail(reason, reason.code);
     }
+    // Opening, the transport gives up by itself (it holds the same signal); once open, this does.
+    function onPreAckSpent() {
+      if (phase === "open") fail(toErrorBody(preAck.reason), "ERR_ENDPOINT_MISSING");
+    }
     if (signal.aborted) return reject(new AttemptFailure(toErrorBody(signal.reason), false));
+    if (preAck.aborted) return reject(new AttemptFailure(toErrorBody(preAck.reason), false));
     signal.addEventListener("abort", onAbort, { once: true });
+    preAck.addEventListener("abort", onPreAckSpent, { once: true });
 
     const onMessage = (text: string) => {
       if (phase === "done") return;
@@ -314,6 +361,7 @@ function runOnce(
           },
           onError: (error) => finish({ ok: false, body: error.toBody() }),
         },
+        { signal: AbortSignal.any([signal, preAck]) },
       )
       .then(
         (opened) => {

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeConnect } from "../../agent/direct-run/node-socket.ts";
@@ -41,7 +42,12 @@ const request = (runId: string, extra: Partial<RunRequest> = {}): RunRequest & {
 async function run(
   runId: string,
   url: string | null,
-  options: { extra?: Partial<RunRequest>; signal?: AbortSignal; hooks?: RunHooks } = {},
+  options: {
+    extra?: Partial<RunRequest>;
+    signal?: AbortSignal;
+    hooks?: RunHooks;
+    health?: typeof FAST_HEALTH;
+  } = {},
 ) {
   const plan = await planRun(request(runId, options.extra), {
     toolRegistry: registry,
@@ -53,7 +59,7 @@ async function run(
     resolve: async () => (url ? { url } : null),
     connect: nodeConnect,
     fetch,
-    health: FAST_HEALTH,
+    health: options.health ?? FAST_HEALTH,
   });
   return executeRun(plan, transport, options.signal ?? new AbortController().signal, {
     sleep: async () => {},
@@ -239,5 +245,77 @@ describe("orchestrator failure mapping", () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe("the pre-Ack budget: reaching a processor that acknowledges fits the health budget", () => {
+  const BUDGET_MS = 800;
+  /** As the control plane runs: the health poll's budget is the whole pre-Ack budget. */
+  const budgeted = (runId: string, url: string) => {
+    const started = Date.now();
+    return run(runId, url, {
+      health: { ...FAST_HEALTH, totalMs: BUDGET_MS },
+      hooks: { ackBudgetMs: BUDGET_MS, sleep: undefined },
+    }).then((record) => ({ record, elapsed: Date.now() - started }));
+  };
+
+  it("an endpoint nothing answers costs one budget, not one per attempt", async () => {
+    const { record, elapsed } = await budgeted("orc-b1", "http://127.0.0.1:1");
+    expect(record.envelope).toMatchObject({ error: { code: "ERR_ENDPOINT_MISSING" } });
+    expect(elapsed).toBeLessThan(BUDGET_MS + 500);
+    expect(Date.parse(record.settledAt) - Date.parse(record.startedAt)).toBeLessThan(BUDGET_MS + 500);
+  });
+
+  it("an unhealthy endpoint still says so (ERR_HEALTH) within the budget", async () => {
+    const sick = await startRogueProcessor({ health: 503 });
+    try {
+      const { record, elapsed } = await budgeted("orc-b2", sick.url);
+      expect(record.envelope).toMatchObject({
+        error: { code: "ERR_HEALTH", message: expect.stringContaining("503") },
+      });
+      expect(elapsed).toBeLessThan(BUDGET_MS + 500);
+    } finally {
+      await sick.close();
+    }
+  });
+
+  it("a handshake that never completes is given up at the budget", async () => {
+    // Accepts TCP connections and never answers a byte: a frozen process behind a live port.
+    const sockets: Socket[] = [];
+    const mute = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => mute.listen(0, "127.0.0.1", resolve));
+    try {
+      const { record, elapsed } = await budgeted(
+        "orc-b3",
+        `http://127.0.0.1:${(mute.address() as AddressInfo).port}`,
+      );
+      expect(record.envelope).toMatchObject({ error: { code: "ERR_ENDPOINT_MISSING" } });
+      expect(elapsed).toBeLessThan(BUDGET_MS + 500);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      mute.close();
+    }
+  });
+
+  it("a processor that takes the session but never acknowledges is given up at the budget", async () => {
+    const silent = await startRogueProcessor({ script: () => {} });
+    try {
+      const { record, elapsed } = await budgeted("orc-b4", silent.url);
+      expect(record.envelope).toMatchObject({
+        error: { code: "ERR_ENDPOINT_MISSING", message: expect.stringContaining("acknowledged") },
+      });
+      expect(elapsed).toBeLessThan(BUDGET_MS + 500);
+      expect(record.attempts.every((attempt) => !attempt.acked)).toBe(true);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it("an acknowledged run is not bound by it", async () => {
+    const record = await run("orc-b5", llm.http, {
+      extra: { inputs: { prompt: "slow", max_tokens: 6, token_delay_ms: 100 } },
+      hooks: { ackBudgetMs: 200 },
+    });
+    expect(record.envelope.status).toBe("success");
   });
 });
