@@ -28,8 +28,11 @@ export interface DirectRunResult {
 }
 
 export interface DirectRunDeps {
-  /** The endpoint's base URL (http://127.0.0.1:PORT, or a Modal tunnel's https URL); null = none. */
-  resolve(ref: string): Promise<{ url: string } | null>;
+  /**
+   * The endpoint's base URL (http://127.0.0.1:PORT, or a Modal tunnel's https URL) and the digest
+   * it was started from, when known; null = none.
+   */
+  resolve(ref: string): Promise<{ url: string; image_digest?: string } | null>;
   log: Logger;
   signal: AbortSignal;
   onFrame?(frame: ProcessorFrame, text: string): void;

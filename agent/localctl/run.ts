@@ -59,7 +59,7 @@ export async function runLocal(
   const log = deps.log.child({ target: "local", ref: request.ref, execution_id: request.run_id });
   log.info("adapter.selected", { port: record.port });
   return runAtEndpoint(plan, {
-    resolve: async () => ({ url: localUrl(record.port) }),
+    resolve: async () => ({ url: localUrl(record.port), image_digest: record.image_digest }),
     log,
     signal: deps.signal,
     onFrame: deps.onFrame,

@@ -1,5 +1,10 @@
 import type { Envelope, ErrorBody } from "../contract/envelope.ts";
-import { MAX_FRAME_BYTES, type ProcessorFrame, ProcessorFrameSchema } from "../contract/frames.ts";
+import {
+  isLostConnectionCode,
+  MAX_FRAME_BYTES,
+  type ProcessorFrame,
+  ProcessorFrameSchema,
+} from "../contract/frames.ts";
 import { type BackoffPolicy, backoffDelay } from "../core/backoff.ts";
 import { canonicalJson, sha256Hex } from "../core/canonical.ts";
 import { buildErrorEnvelope, checkEnvelope, processorViolation } from "../core/envelope.ts";
@@ -26,6 +31,18 @@ export const CANCEL_GRACE_MS = 5000;
  * and the other codes are answers that another attempt would repeat.
  */
 const RETRIED = new Set(["ERR_ENDPOINT_MISSING"]);
+
+/**
+ * What the control plane concludes by itself about a run the processor acknowledged but never
+ * settled: out of time, canceled past the grace period, its connection lost. Those envelopes keep
+ * the digest the transport expected the processor to run, when it knows one.
+ */
+const OWN_VERDICTS = new Set(["ERR_WS_TIMEOUT", "ERR_CANCELED", "ERR_ENDPOINT_MISSING"]);
+
+/** A session lost after Ack, on any transport (docs/protocols.md#lost-connections). */
+export function lostMidRun(detail: string): ErrorBody {
+  return { code: "ERR_ENDPOINT_MISSING", message: `the processor's connection was lost mid-run (${detail})` };
+}
 
 export interface Attempt {
   started_at: string;
@@ -254,7 +271,10 @@ function runOnce(
       signal.removeEventListener("abort", onAbort);
       preAck.removeEventListener("abort", onPreAckSpent);
       if (outcome.ok) resolve(result);
-      else reject(new AttemptFailure(outcome.body, acked));
+      else {
+        const digest = acked && OWN_VERDICTS.has(outcome.body.code) ? session?.imageDigest : undefined;
+        reject(new AttemptFailure(outcome.body, acked, digest));
+      }
     };
     const fail = (body: ErrorBody, closeReason: string) => {
       session?.close(closeReason.startsWith("ERR_") ? 1011 : 1002, closeReason.slice(0, 123));
@@ -348,16 +368,17 @@ function runOnce(
           onMessage,
           onClose: (code) => {
             if (phase === "result") return finish({ ok: true });
-            const acked = phase === "acked";
-            finish({
-              ok: false,
-              body: acked
-                ? processorViolation("protocol", `connection closed mid-run (${code})`)
-                : {
-                    code: "ERR_ENDPOINT_MISSING",
-                    message: `processor closed the connection before acknowledging (${code})`,
-                  },
-            });
+            // After Ack: a processor that closed without a result broke the protocol; one whose
+            // connection was lost (no close frame) may have been killed, so nothing is known of it.
+            let body: ErrorBody;
+            if (phase !== "acked")
+              body = {
+                code: "ERR_ENDPOINT_MISSING",
+                message: `processor closed the connection before acknowledging (${code})`,
+              };
+            else if (isLostConnectionCode(code)) body = lostMidRun(String(code));
+            else body = processorViolation("protocol", `connection closed mid-run (${code})`);
+            finish({ ok: false, body });
           },
           onError: (error) => finish({ ok: false, body: error.toBody() }),
         },

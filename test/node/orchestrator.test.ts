@@ -16,6 +16,8 @@ import { startRogueProcessor } from "../support/rogue-processor.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
 
 const registry = parseToolRegistry(readFileSync(join(import.meta.dirname, "../../registry.yaml"), "utf8"));
+/** The digest the endpoint is registered with in these runs (a processor's own envelope says DIGEST_A). */
+const REGISTERED_DIGEST = `sha256:${"e".repeat(64)}`;
 const FAST_HEALTH = { initialMs: 20, maxMs: 80, factor: 2, jitter: 0, totalMs: 200 };
 
 let llm: RunningProcessor;
@@ -56,7 +58,7 @@ async function run(
     presignPut: (key) => s3.presignPut(key),
   });
   const transport = endpointTransport({
-    resolve: async () => (url ? { url } : null),
+    resolve: async () => (url ? { url, image_digest: REGISTERED_DIGEST } : null),
     connect: nodeConnect,
     fetch,
     health: options.health ?? FAST_HEALTH,
@@ -317,5 +319,83 @@ describe("the pre-Ack budget: reaching a processor that acknowledges fits the he
       hooks: { ackBudgetMs: 200 },
     });
     expect(record.envelope.status).toBe("success");
+  });
+});
+
+describe("a connection lost after Ack, and the control plane's own envelopes", () => {
+  const ack = (socket: any, payload: any) =>
+    socket.send(JSON.stringify({ kind: "Ack", content: { run_id: payload.run_id } }));
+
+  it("a processor killed mid-run (1006: no close frame) -> ERR_ENDPOINT_MISSING, lost, never retried", async () => {
+    const rogue = await startRogueProcessor({
+      script: (socket, payload) => {
+        ack(socket, payload);
+        setTimeout(() => socket.terminate(), 20);
+      },
+    });
+    try {
+      const record = await run("orc-l1", rogue.url);
+      expect(record.envelope).toMatchObject({
+        error: {
+          code: "ERR_ENDPOINT_MISSING",
+          message: "the processor's connection was lost mid-run (1006)",
+        },
+        meta: { image_digest: REGISTERED_DIGEST },
+      });
+      expect(record.attempts).toEqual([
+        expect.objectContaining({ acked: true, outcome: "ERR_ENDPOINT_MISSING" }),
+      ]);
+    } finally {
+      await rogue.close();
+    }
+  });
+
+  it("a processor that closes cleanly with any code and no result broke the protocol -> ERR_INTERNAL", async () => {
+    const rogue = await startRogueProcessor({
+      script: (socket, payload) => {
+        ack(socket, payload);
+        socket.close(1011, "oops");
+      },
+    });
+    try {
+      expect((await run("orc-l2", rogue.url)).envelope).toMatchObject({
+        error: { code: "ERR_INTERNAL", message: expect.stringContaining("closed mid-run (1011)") },
+      });
+    } finally {
+      await rogue.close();
+    }
+  });
+
+  it("the control plane's ERR_WS_TIMEOUT keeps the registered digest", async () => {
+    const rogue = await startRogueProcessor({ script: ack });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new TheoryError("ERR_WS_TIMEOUT", "run exceeded its budget")), 100);
+    try {
+      expect((await run("orc-d1", rogue.url, { signal: controller.signal })).envelope).toMatchObject({
+        error: { code: "ERR_WS_TIMEOUT" },
+        meta: { image_digest: REGISTERED_DIGEST },
+      });
+    } finally {
+      await rogue.close();
+    }
+  });
+
+  it("the control plane's ERR_CANCELED after the grace period keeps the registered digest", async () => {
+    const rogue = await startRogueProcessor({ script: ack }); // never answers Cancel
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new TheoryError("ERR_CANCELED", "the run was canceled")), 50);
+    try {
+      expect((await run("orc-d2", rogue.url, { signal: controller.signal })).envelope).toMatchObject({
+        error: { code: "ERR_CANCELED" },
+        meta: { image_digest: REGISTERED_DIGEST },
+      });
+    } finally {
+      await rogue.close();
+    }
+  }, 15_000);
+
+  it("before Ack nothing ran: no digest", async () => {
+    const record = await run("orc-d3", "http://127.0.0.1:1");
+    expect(record.envelope.meta).not.toHaveProperty("image_digest");
   });
 });

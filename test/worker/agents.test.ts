@@ -245,7 +245,7 @@ describe("local runs through the tunnel", () => {
     expect((await agent.closed).code).toBe(1002);
   });
 
-  it("a processor that dies after Ack (close 1006, which no socket may send) settles as it does on the endpoint path", async () => {
+  it("a processor that dies after Ack (close 1006, which no socket may send) settles as it does on the endpoint path: lost", async () => {
     const agent = await agentOnline();
     const runId = uniqueRunId("died");
     const pending = runAndWait(runRequest(runId, { target: "local", agent: "dev-box", timeout_s: 300 }));
@@ -260,7 +260,12 @@ describe("local runs through the tunnel", () => {
     expect(resource).toMatchObject({
       state: "failed",
       envelope: {
-        error: { code: "ERR_INTERNAL", message: expect.stringContaining("closed mid-run (1006)") },
+        error: {
+          code: "ERR_ENDPOINT_MISSING",
+          message: "the processor's connection was lost mid-run (1006)",
+        },
+        // The control plane's own envelope keeps the digest the agent's Hello reported for the tool.
+        meta: { image_digest: DIGEST },
       },
     });
     agent.socket.close(1000);
