@@ -51,6 +51,11 @@ export interface Attempt {
 }
 
 export interface RunHooks {
+  /**
+   * The processor acknowledged the run, with the digest the transport expects it to run (when
+   * known); called in the same turn as the Ack's onFrame.
+   */
+  onAck?(imageDigest: string | undefined): void;
   /** Every processor frame, in order, as parsed and as received. */
   onFrame?(frame: ProcessorFrame, text: string): void;
   /** World scope: the stored ETag of an object, or null when absent (proof verification). */
@@ -118,10 +123,11 @@ export async function executeRun(
     attempts.push(record);
     try {
       const raw = await runOnce(plan, transport, signal, preAck.signal, {
-        onAck: () => {
+        onAck: (imageDigest) => {
           record.acked = true;
           ackedAt = iso();
           preAck.end();
+          hooks.onAck?.(imageDigest);
         },
         onFrame: (frame, text) => {
           frames.total++;
@@ -255,7 +261,10 @@ function runOnce(
   transport: RunTransport,
   signal: AbortSignal,
   preAck: AbortSignal,
-  observer: { onAck(): void; onFrame(frame: ProcessorFrame, text: string): void },
+  observer: {
+    onAck(imageDigest: string | undefined): void;
+    onFrame(frame: ProcessorFrame, text: string): void;
+  },
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let phase: "opening" | "open" | "acked" | "result" | "done" = "opening";
@@ -325,7 +334,7 @@ function runOnce(
           if (frame.content.run_id !== plan.runId)
             return fail(processorViolation("protocol", "Ack for another run"), "wrong run");
           phase = "acked";
-          observer.onAck();
+          observer.onAck(session?.imageDigest);
           break;
         case "Token":
         case "Event":

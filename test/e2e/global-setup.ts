@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
@@ -6,7 +7,8 @@ import { docker } from "./support/docker.ts";
 
 const exec = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
-export const PROCESSOR_IMAGE = "theory/processor:e2e";
+/** One tag per checkout: two checkouts testing at once on one engine must not share an image. */
+export const PROCESSOR_IMAGE = `theory/processor:e2e-${createHash("sha256").update(root).digest("hex").slice(0, 12)}`;
 
 /**
  * Provisions what the end-to-end tests need on a fresh machine: a Docker engine (installed and
