@@ -398,6 +398,8 @@ function runOnce(
           session = opened;
           if (phase === "done") return opened.close(1000, "");
           phase = "open";
+          // A transport that opened past the budget anyway: the attempt ends here.
+          if (preAck.aborted) return onPreAckSpent();
           opened.send(canonicalJson({ kind: "RunOpen", content: { role: "client", payload: plan.payload } }));
         },
         (error: unknown) => finish({ ok: false, body: toErrorBody(error) }),
