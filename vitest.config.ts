@@ -42,7 +42,7 @@ function workerProject(
             WEBHOOK_SIGNING_SECRET: TEST_WEBHOOK_SIGNING_SECRET,
             ENDPOINT_POLICY: "https+loopback",
             LOG_LEVEL: "warn",
-            HEALTH_BUDGET_MS: "600",
+            HEALTH_BUDGET_MS: "1500",
             S3_ENDPOINT: inject("s3Endpoint"),
             S3_REGION: "us-east-1",
             S3_BUCKET: "theory",

@@ -9,6 +9,7 @@ import {
   type ControlFrame,
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
+  IMAGE_DIGEST_HEADER,
   isSendableCloseCode,
   relayedCloseReason,
   runFailedReason,
@@ -108,12 +109,16 @@ export class AgentTunnel extends DurableObject<Env> {
 
   private acceptRun(runId: string, ref: string): Response {
     const agent = this.agentSocket();
-    if (!agent || this.row()?.hello !== 1) return new Response("agent not connected", { status: 503 });
+    const row = this.row();
+    if (!agent || row?.hello !== 1) return new Response("agent not connected", { status: 503 });
     const pair = new WebSocketPair();
     this.ctx.acceptWebSocket(pair[1], [runTag(runId)]);
     pair[1].serializeAttachment({ kind: "run", run_id: runId } satisfies Attachment);
     this.sendAgent(agent, { kind: "Dispatch", content: { run_id: runId, ref } });
-    return new Response(null, { status: 101, webSocket: pair[0] });
+    // The digest the agent's Hello reported for the tool: the image the run is expected to meet.
+    const tool = (JSON.parse(row.tools) as AgentTool[]).find((candidate) => candidate.ref === ref);
+    const headers: Record<string, string> = tool ? { [IMAGE_DIGEST_HEADER]: tool.image_digest } : {};
+    return new Response(null, { status: 101, webSocket: pair[0], headers });
   }
 
   private sendAgent(agent: WebSocket, frame: ControlFrame): void {

@@ -105,6 +105,11 @@ export class EventLog {
     return events;
   }
 
+  /** Whether the processor acknowledged the run: its Ack is always the first frame, and written at once. */
+  acknowledged(): boolean {
+    return this.#stored.frames > 0 || this.#pending.length > 0;
+  }
+
   stats(): { stored: number; rows: number; dropped: number } {
     return { stored: this.#stored.frames, rows: this.#stored.rows, dropped: this.#dropped };
   }

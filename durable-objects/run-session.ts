@@ -20,7 +20,7 @@ import { toolDefinition } from "../src/core/tool-inputs.ts";
 import { envFingerprint, lookupTool } from "../src/core/tool-registry.ts";
 import { checkOutboundUrl } from "../src/core/url-policy.ts";
 import { endpointTransport } from "../src/engine/endpoint-transport.ts";
-import { executeRun, type RunRecord } from "../src/engine/orchestrator.ts";
+import { executeRun, lostMidRun, type RunRecord } from "../src/engine/orchestrator.ts";
 import { planRun, type RunPlan } from "../src/engine/run-plan.ts";
 import type { RunTransport } from "../src/engine/transport.ts";
 import { resolveEndpoint } from "../src/worker/endpoint-lookup.ts";
@@ -34,8 +34,15 @@ import { type RunRow, RunStore } from "./run-store.ts";
 import { Subscribers } from "./subscribers.ts";
 import { WebhookDeliveries } from "./webhook-deliveries.ts";
 
-/** Past the run's own budget, how long the alarm waits before declaring the session lost. */
+/** Past the run's own budget, how long the alarm waits before looking again at a session told to stop. */
 const SETTLE_MARGIN_MS = 10_000;
+/**
+ * While a run is live, how often its alarm looks whether this instance still holds its session: one
+ * that wakes with a live run and no execution lost it (docs/operations.md#lost-sessions).
+ */
+const SESSION_CHECK_MS = 5000;
+/** A run is dispatched at most this often: a second time only when its session was lost before Ack. */
+const MAX_DISPATCHES = 2;
 /** When the object-store copy of a settled run is checked (and retried) by the alarm. */
 const PERSIST_RETRY_MS = 2000;
 /** How often the alarm retries a run-index write that failed (the index can wait; storage first). */
@@ -106,11 +113,12 @@ export class RunSession extends DurableObject<Env> {
   /**
    * Idempotent start: the same request again is the same run; another request under this id is
    * ERR_CONFLICT. With `waitMs`, answers once the run settled or the wait ended (`Prefer: wait`),
-   * in this one call. Errors come back as values: a thrown error loses its type crossing RPC.
+   * in this one call; with `existingOnly`, a run that no longer exists is ERR_NOT_FOUND, never
+   * started afresh. Errors come back as values: a thrown error loses its type crossing RPC.
    */
   async start(
     request: RunRequest & { run_id: string },
-    options: { waitMs?: number; replayOf?: string } = {},
+    options: { waitMs?: number; replayOf?: string; existingOnly?: boolean } = {},
   ): Promise<StartResult> {
     const requestText = canonicalJson(request);
     const requestSha256 = await sha256Hex(requestText);
@@ -129,6 +137,11 @@ export class RunSession extends DurableObject<Env> {
                 message: `run_id ${request.run_id} was already used for a different request`,
               },
             };
+    } else if (options.existingOnly) {
+      started = {
+        ok: false,
+        error: { code: "ERR_NOT_FOUND", message: `run ${request.run_id} no longer exists` },
+      };
     } else {
       const creating = this.create(request, requestText, requestSha256, options.replayOf);
       this.creating = creating.catch(() => undefined);
@@ -148,27 +161,9 @@ export class RunSession extends DurableObject<Env> {
     requestSha256: string,
     replayOf: string | undefined,
   ): Promise<StartResult> {
-    const { config, toolRegistry, store } = this.runtime;
     let plan: RunPlan;
     try {
-      if (request.webhook) {
-        if (!config.webhookSigningSecret)
-          throw new TheoryError(
-            "ERR_INPUTS",
-            "outbound webhooks are not configured here (WEBHOOK_SIGNING_SECRET)",
-          );
-        checkOutboundUrl(request.webhook.url, {
-          allowLoopback: config.allowLoopbackEndpoints,
-          allowQuery: true,
-          what: "webhook.url",
-        });
-      }
-      plan = await planRun(request, {
-        toolRegistry,
-        worldId: config.worldId,
-        platform: await this.platformFor(request),
-        presignPut: (key, seconds) => store.presignPut(key, seconds),
-      });
+      plan = await this.planFor(request);
     } catch (error) {
       return { ok: false, error: toErrorBody(error) };
     }
@@ -194,9 +189,32 @@ export class RunSession extends DurableObject<Env> {
     if (request.webhook) this.deliveries.configure(request.webhook.url, request.webhook.events);
     this.launch(plan, request);
     this.alarmAt = null; // a new run has no alarm yet
-    this.wakeBy(now + plan.timeoutMs);
+    this.wakeBy(Math.min(now + plan.timeoutMs, now + SESSION_CHECK_MS));
     void this.indexCreated();
     return { ok: true, resource: this.resourceOf(this.store.get() as RunRow), created: true };
+  }
+
+  /** The run's plan (throws ERR_INPUTS and the like): what a first dispatch and a second one start from. */
+  private async planFor(request: RunRequest & { run_id: string }): Promise<RunPlan> {
+    const { config, toolRegistry, store } = this.runtime;
+    if (request.webhook) {
+      if (!config.webhookSigningSecret)
+        throw new TheoryError(
+          "ERR_INPUTS",
+          "outbound webhooks are not configured here (WEBHOOK_SIGNING_SECRET)",
+        );
+      checkOutboundUrl(request.webhook.url, {
+        allowLoopback: config.allowLoopbackEndpoints,
+        allowQuery: true,
+        what: "webhook.url",
+      });
+    }
+    return planRun(request, {
+      toolRegistry,
+      worldId: config.worldId,
+      platform: await this.platformFor(request),
+      presignPut: (key, seconds) => store.presignPut(key, seconds),
+    });
   }
 
   /**
@@ -264,8 +282,9 @@ export class RunSession extends DurableObject<Env> {
   }
 
   /**
-   * One alarm for every timed job: webhook retries that are due, the run's deadline (abort a live
-   * session, settle a lost one), the object-store copy of a settled run, and its retention.
+   * One alarm for every timed job: webhook retries that are due, a live run's session (lost: settle
+   * or dispatch again) and deadline (abort the session), the object-store copy of a settled run,
+   * and its retention.
    */
   override async alarm(): Promise<void> {
     this.alarmAt = null; // it fired: none is set now
@@ -276,7 +295,8 @@ export class RunSession extends DurableObject<Env> {
       await Promise.all(this.deliveries.due(now).map((event) => this.deliver(event)));
       if (!isTerminal(row.state)) {
         if (this.indexPending) await this.indexCreated();
-        if (now >= row.deadline_ms) await this.onDeadline(row);
+        if (!this.execution) await this.onSessionLost(row);
+        else if (now >= row.deadline_ms) this.onDeadline();
       } else if (!(row.persisted & STORE_COPY)) {
         await this.persist();
       } else if (row.expires_at_ms !== null && now >= row.expires_at_ms) {
@@ -292,27 +312,55 @@ export class RunSession extends DurableObject<Env> {
     }
   }
 
-  private async onDeadline(row: RunRow): Promise<void> {
-    const budget = new TheoryError("ERR_WS_TIMEOUT", "the run exceeded its time budget");
-    if (this.execution) {
-      this.execution.abort(budget);
-      this.store.update({ deadline_ms: Date.now() + SETTLE_MARGIN_MS });
-      return;
-    }
-    await this.settleWithout(row, budget.toBody());
+  private onDeadline(): void {
+    this.execution?.abort(new TheoryError("ERR_WS_TIMEOUT", "the run exceeded its time budget"));
+    this.store.update({ deadline_ms: Date.now() + SETTLE_MARGIN_MS });
   }
 
   /**
-   * When the alarm must next look at the run: its deadline while it runs; once settled, the
-   * object-store copy (checked at the deadline, which the alarm already holds, so settling writes
-   * no alarm), then retention; a failed index write sooner; and any webhook retry that is due sooner.
+   * A live run in storage and no execution in this instance: its session was lost with the instance
+   * that held it (a restart, a deploy). Acknowledged, the processor may have done work, so the run is
+   * settled and never run again; never acknowledged, it is dispatched once more while time remains.
+   */
+  private async onSessionLost(row: RunRow): Promise<void> {
+    const acknowledged = this.events.acknowledged();
+    this.runtime.log.warn("ws.run.lost", { execution_id: row.run_id, ref: row.ref, acknowledged });
+    if (acknowledged) return this.settleWithout(row, lostMidRun("the control plane restarted"));
+    if (Date.now() >= row.deadline_ms)
+      return this.settleWithout(row, { code: "ERR_WS_TIMEOUT", message: "the run exceeded its time budget" });
+    if (row.dispatches >= MAX_DISPATCHES) {
+      return this.settleWithout(row, {
+        code: "ERR_ENDPOINT_MISSING",
+        message: `the run's session was lost ${row.dispatches} times before the processor acknowledged it`,
+      });
+    }
+    const request = JSON.parse(row.request) as RunRequest & { run_id: string };
+    let plan: RunPlan;
+    try {
+      plan = await this.planFor(request);
+    } catch (error) {
+      return this.settleWithout(row, toErrorBody(error));
+    }
+    const current = this.store.get();
+    if (!current || isTerminal(current.state) || this.execution) return; // settled or started meanwhile
+    this.store.update({ dispatches: current.dispatches + 1 });
+    this.runtime.log.info("ws.run.redispatch", {
+      execution_id: row.run_id,
+      dispatch: current.dispatches + 1,
+    });
+    this.launch(plan, request, { again: true });
+  }
+
+  /**
+   * When the alarm must next look at the run: while it runs, its deadline or the next session check,
+   * whichever is sooner; once settled, the object-store copy (checked when the alarm already set
+   * fires, so settling writes no alarm), then retention; and any webhook retry that is due sooner.
    */
   private nextWake(row: RunRow): number {
     const now = Date.now();
     const expires = row.expires_at_ms ?? now;
     let at: number;
-    if (!isTerminal(row.state))
-      at = this.indexPending ? Math.min(row.deadline_ms, now + INDEX_RETRY_MS) : row.deadline_ms;
+    if (!isTerminal(row.state)) at = Math.min(row.deadline_ms, now + SESSION_CHECK_MS);
     else if (!(row.persisted & STORE_COPY)) at = Math.max(row.deadline_ms, now + PERSIST_RETRY_MS);
     else if (!(row.persisted & INDEXED)) at = Math.min(expires, now + INDEX_RETRY_MS);
     else at = expires;
@@ -479,14 +527,24 @@ export class RunSession extends DurableObject<Env> {
     });
   }
 
-  private launch(plan: RunPlan, request: RunRequest & { run_id: string }): void {
+  /** Starts the run's execution; `again` when a lost session's run is dispatched once more. */
+  private launch(
+    plan: RunPlan,
+    request: RunRequest & { run_id: string },
+    options: { again?: boolean } = {},
+  ): void {
     const controller = new AbortController();
     this.execution = controller;
     const { log, store } = this.runtime;
-    this.notify("start");
+    if (!options.again) this.notify("start");
     log.info("ws.run.start", { execution_id: plan.runId, ref: plan.ref, target: request.target });
     // No waitUntil: a Durable Object stays alive while its socket to the processor is open.
     executeRun(plan, this.transportFor(request), controller.signal, {
+      ackBudgetMs: this.runtime.config.health.totalMs,
+      // Written in the Ack's own turn, so with its leading write: one commit.
+      onAck: (imageDigest) => {
+        if (imageDigest) this.store.update({ image_digest: imageDigest });
+      },
       onFrame: (frame, text) => this.onFrame(frame, text),
       storedEtag: async (key) => (await store.head(key))?.etag ?? null,
       log,
@@ -503,11 +561,12 @@ export class RunSession extends DurableObject<Env> {
   }
 
   private settleRecord(record: RunRecord): void {
+    const row = this.store.get();
     this.settle({
       envelope: record.envelope,
       text: record.text,
       sha256: record.sha256,
-      attempts: record.attempts,
+      attempts: [...(row ? this.lostAttempts(row, row.dispatches - 1) : []), ...record.attempts],
       startedAt: record.startedAt,
       ackedAt: record.ackedAt,
       settledAt: record.settledAt,
@@ -515,13 +574,26 @@ export class RunSession extends DurableObject<Env> {
     });
   }
 
-  /** Settles a run that has no live session (lost, or canceled before it started). */
+  /**
+   * The receipt's record of the run's first `count` dispatches, whose sessions were lost with the
+   * instance that held them (only the last one can have been acknowledged).
+   */
+  private lostAttempts(row: RunRow, count: number): Receipt["attempts"] {
+    return Array.from({ length: count }, (_, i) => ({
+      started_at: row.queued_at,
+      outcome: "ERR_ENDPOINT_MISSING",
+      acked: i === row.dispatches - 1 && this.events.acknowledged(),
+    }));
+  }
+
+  /** Settles a run whose session was lost: its envelope keeps the digest stored with its Ack. */
   private async settleWithout(row: RunRow, error: ErrorBody): Promise<void> {
     const tool = lookupTool(this.runtime.toolRegistry, row.ref);
     const envelope = buildErrorEnvelope({
       runId: row.run_id,
       error,
       envFingerprint: envFingerprint(tool.resources),
+      imageDigest: row.image_digest ?? undefined,
     });
     const text = canonicalJson(envelope);
     const sha256 = await sha256Hex(text);
@@ -529,7 +601,10 @@ export class RunSession extends DurableObject<Env> {
       envelope,
       text,
       sha256,
-      attempts: [],
+      attempts: this.lostAttempts(row, row.dispatches).map((attempt) => ({
+        ...attempt,
+        outcome: error.code,
+      })),
       settledAt: new Date().toISOString(),
       frames: { total: 0, tokens: 0, bytes_in: 0 },
     });

@@ -26,7 +26,28 @@ export interface RunRow {
   replay_of: string | null;
   /** This run's replays, a JSON array of run ids, oldest first. */
   replays: string;
+  /** How many times the run was dispatched: a second time only when its session was lost before Ack. */
+  dispatches: number;
+  /** The digest the run's processor was expected to run, stored with its Ack, for envelopes written after a restart. */
+  image_digest: string | null;
 }
+
+/** Columns added after the first runs were stored, with the value an older row has for each. */
+const ADDED_COLUMNS = {
+  dispatches: { definition: "INTEGER NOT NULL DEFAULT 1", value: 1 },
+  image_digest: { definition: "TEXT", value: null },
+  replay_of: { definition: "TEXT", value: null },
+  replays: { definition: "TEXT NOT NULL DEFAULT '[]'", value: "[]" },
+} as const;
+
+/** What an added column holds where a row does not say. */
+const ADDED_DEFAULTS = Object.fromEntries(
+  Object.entries(ADDED_COLUMNS).map(([column, { value }]) => [column, value]),
+) as Pick<RunRow, keyof typeof ADDED_COLUMNS>;
+
+/** A new run's row: the added columns take their defaults unless given. */
+export type NewRunRow = Omit<RunRow, keyof typeof ADDED_COLUMNS> &
+  Partial<Pick<RunRow, keyof typeof ADDED_COLUMNS>>;
 
 /** Consecutive frames stored as one row: `frames` is the JSON of `[kind, text][]`. */
 export type StoredBatch = {
@@ -40,7 +61,8 @@ const TABLES = [
     id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT NOT NULL, request TEXT NOT NULL,
     request_sha256 TEXT NOT NULL, ref TEXT NOT NULL, target TEXT NOT NULL, agent TEXT,
     state TEXT NOT NULL, queued_at TEXT NOT NULL, deadline_ms INTEGER NOT NULL, envelope TEXT,
-    receipt TEXT, persisted INTEGER NOT NULL DEFAULT 0, expires_at_ms INTEGER, replay_of TEXT,
+    receipt TEXT, persisted INTEGER NOT NULL DEFAULT 0, expires_at_ms INTEGER,
+    dispatches INTEGER NOT NULL DEFAULT 1, image_digest TEXT, replay_of TEXT,
     replays TEXT NOT NULL DEFAULT '[]')`,
   "CREATE TABLE IF NOT EXISTS run_events (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, frames TEXT NOT NULL)",
 ];
@@ -65,19 +87,20 @@ export class RunStore {
       this.#row = null;
       return null;
     }
-    this.#row =
+    const row =
       (this.#sql.exec("SELECT * FROM run_record WHERE id = 1").toArray()[0] as unknown as RunRow) ?? null;
+    this.#row = row ? this.#migrated(row) : null;
     return this.#row;
   }
 
-  create(row: RunRow): void {
+  create(row: NewRunRow): void {
     this.#ensureTables();
     const columns = Object.keys(row);
     this.#sql.exec(
       `INSERT INTO run_record (id, ${columns.join(", ")}) VALUES (1, ${columns.map(() => "?").join(", ")})`,
       ...Object.values(row),
     );
-    this.#row = { ...row };
+    this.#row = { ...ADDED_DEFAULTS, ...row };
   }
 
   update(fields: Partial<Omit<RunRow, "run_id">>): void {
@@ -134,6 +157,14 @@ export class RunStore {
   forget(): void {
     this.#row = null;
     this.#created = false;
+  }
+
+  /** A row stored before a column was added gets the column (once, the first time it is read). */
+  #migrated(row: RunRow): RunRow {
+    const missing = Object.entries(ADDED_COLUMNS).filter(([column]) => !(column in row));
+    for (const [column, { definition }] of missing)
+      this.#sql.exec(`ALTER TABLE run_record ADD COLUMN ${column} ${definition}`);
+    return { ...ADDED_DEFAULTS, ...row };
   }
 
   #exists(): boolean {

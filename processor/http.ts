@@ -6,6 +6,7 @@ import { MAX_FRAME_BYTES } from "../src/contract/frames.ts";
 import type { ProcessorPayload } from "../src/contract/payload.ts";
 import { canonicalJson } from "../src/core/canonical.ts";
 import { TheoryError } from "../src/core/errors.ts";
+import { parseJson } from "../src/core/json.ts";
 import { encodeSseEvents, openSseStream, SSE_HEADERS } from "../src/core/sse-writer.ts";
 import { checkPayload, errorReply, type RunDeps, runTool } from "./run-tool.ts";
 import type { Emit, ProgressFrame } from "./tools/tool.ts";
@@ -16,7 +17,10 @@ function send(res: ServerResponse, status: number, body: Envelope | ApiError | {
   res.end(text);
 }
 
-/** Reads a JSON body: 415 for another content type, 413 past the frame limit, 400 when malformed. */
+/**
+ * Reads a JSON body: 415 for another content type, 413 past the frame limit (checked as it streams
+ * in), 400 when malformed or past the contract's JSON limits.
+ */
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
   if (type !== "application/json") {
@@ -29,11 +33,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_FRAME_BYTES) throw new TheoryError("ERR_INPUTS", "payload over 1 MiB", { status: 413 });
     chunks.push(chunk as Buffer);
   }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    throw new TheoryError("ERR_INPUTS", "malformed JSON body", { status: 400 });
-  }
+  return parseJson(Buffer.concat(chunks).toString("utf8"), "body");
 }
 
 /** ERR_INTERNAL is the one contractual error that means the processor itself failed: HTTP 500. */

@@ -1,8 +1,9 @@
 import type { RawData, WebSocket } from "ws";
-import type { Envelope } from "../src/contract/envelope.ts";
+import type { Envelope, ErrorBody } from "../src/contract/envelope.ts";
 import { type ClientFrame, ClientFrameSchema, type ProcessorFrame } from "../src/contract/frames.ts";
 import type { ProcessorPayload } from "../src/contract/payload.ts";
 import { canonicalJson } from "../src/core/canonical.ts";
+import { jsonProblem } from "../src/core/json.ts";
 import { checkPayload, type RunDeps, runErrorEnvelope, runTool } from "./run-tool.ts";
 import type { ProgressFrame } from "./tools/tool.ts";
 
@@ -76,15 +77,25 @@ export class RunSocketSession {
     const checked = checkPayload(frame.content.payload);
     if (checked.ok || checked.runId === undefined)
       return this.protocolError("RunOpen without a valid run_id");
-    this.send({ kind: "Ack", content: { run_id: checked.runId } });
-    this.settle(runErrorEnvelope(this.deps.config, checked.runId, checked.error));
+    this.refuse(checked.runId, checked.error);
+  }
+
+  /** A run this processor will not start: acknowledged, then settled with the error at once. */
+  private refuse(runId: string, error: ErrorBody) {
+    this.send({ kind: "Ack", content: { run_id: runId } });
+    this.settle(runErrorEnvelope(this.deps.config, runId, error));
   }
 
   private dispatch(frame: ClientFrame) {
     switch (frame.kind) {
       case "RunOpen": {
         if (this.phase !== "awaiting-open") return this.protocolError("RunOpen must come first, and once");
-        void this.run(frame.content.payload);
+        const { payload } = frame.content;
+        // The schema leaves inputs free-form: held here to the JSON limits every body is held to.
+        const problem = jsonProblem(payload);
+        if (problem)
+          return this.refuse(payload.run_id, { code: "ERR_INPUTS", message: `payload: ${problem}` });
+        void this.run(payload);
         return;
       }
       case "Cancel": {

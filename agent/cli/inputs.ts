@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { type Inputs, InputsEnvelopeSchema } from "../../src/contract/tools/index.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import { MAX_JSON_DEPTH, parseJson } from "../../src/core/json.ts";
 import { describeIssues } from "../../src/core/validation.ts";
 import type { OptionSpecs } from "./command.ts";
 
@@ -32,12 +33,8 @@ export async function readInputs(
     });
   } else if (values.inputs === "-") text = await readStream(stdin);
   else throw new TheoryError("ERR_INPUTS", '--inputs takes "-" (read stdin)');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new TheoryError("ERR_INPUTS", "inputs are not valid JSON");
-  }
+  // Inputs travel one level down in the run request, which may nest MAX_JSON_DEPTH levels.
+  const parsed = parseJson(text, "inputs", { maxDepth: MAX_JSON_DEPTH - 1 });
   // The envelope here; the tool's own schema where the run is planned (API or direct run).
   const inputs = InputsEnvelopeSchema.safeParse(parsed);
   if (!inputs.success)

@@ -63,6 +63,7 @@ export async function runAtEndpoint(plan: RunPlan, deps: DirectRunDeps): Promise
   try {
     deps.log.info("ws.run.start");
     const run = await executeRun(plan, transport, AbortSignal.any([deps.signal, budget.signal]), {
+      ackBudgetMs: HEALTH_BACKOFF.totalMs,
       onFrame: deps.onFrame,
       log: deps.log,
     });

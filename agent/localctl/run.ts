@@ -59,7 +59,11 @@ export async function runLocal(
   const log = deps.log.child({ target: "local", ref: request.ref, execution_id: request.run_id });
   log.info("adapter.selected", { port: record.port });
   return runAtEndpoint(plan, {
-    resolve: async () => ({ url: localUrl(record.port), token: record.processor_token }),
+    resolve: async () => ({
+      url: localUrl(record.port),
+      token: record.processor_token,
+      image_digest: record.image_digest,
+    }),
     log,
     signal: deps.signal,
     onFrame: deps.onFrame,

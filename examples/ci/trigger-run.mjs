@@ -8,7 +8,7 @@
 //   node trigger-run.mjs request.json          # or the request JSON on stdin
 //
 // The webhook id should stay the same when CI retries the same step: the control plane derives the
-// run id from it, so a retry never starts a second run (and a replay is refused).
+// run id from it, so a retry is answered with the run the first attempt started, never a second run.
 import { readFileSync } from "node:fs";
 import { Webhook } from "standardwebhooks";
 

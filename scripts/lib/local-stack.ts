@@ -43,7 +43,8 @@ async function waitHealthy(url: string, child: ChildProcess, what: string): Prom
 const stopper =
   (child: ChildProcess, cleanup: () => Promise<void> = async () => {}) =>
   async () => {
-    if (child.exitCode === null) {
+    // A child killed by a signal has no exit code, only a signal code: it has exited all the same.
+    if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
       await new Promise((resolve) => child.once("exit", resolve));
     }

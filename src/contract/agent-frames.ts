@@ -78,6 +78,9 @@ export const ControlFrameSchema = z.discriminatedUnion("kind", [
 ]);
 export type ControlFrame = z.infer<typeof ControlFrameSchema>;
 
+/** On the AgentTunnel's answer to a run's socket: the digest the agent's Hello reported for the tool. */
+export const IMAGE_DIGEST_HEADER = "X-Theory-Image-Digest";
+
 /**
  * Close code of a relayed run socket that ended with a taxonomy error (agent lost, container not
  * started): the close reason is `ERR_CODE: message`, within the 123 bytes a close reason allows.

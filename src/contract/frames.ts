@@ -7,6 +7,12 @@ import { RunIdSchema } from "./primitives.ts";
 export const RUN_SUBPROTOCOL = "theory.run.v1";
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
+/**
+ * Close codes no endpoint ever sends (1006: the connection ended without a close frame; 1015: TLS
+ * failed): a session that ends with one was lost, not closed (docs/protocols.md#lost-connections).
+ */
+export const isLostConnectionCode = (code: number) => code === 1006 || code === 1015;
+
 /** `{"kind": K, "content": C}`, strict: the shape of every frame on both protocols. */
 export const frameSchema = <K extends string, C extends z.ZodType>(kind: K, content: C) =>
   z.strictObject({ kind: z.literal(kind), content });

@@ -30,20 +30,25 @@ export const WorldIdSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be 1-63 of [a-z0-9-], starting alphanumeric");
 
-const SEGMENT = "[A-Za-z0-9_-][A-Za-z0-9._-]*";
+/** The longest file name common file systems hold (ext4, APFS, NTFS): NAME_MAX, in bytes. */
+export const MAX_SEGMENT_BYTES = 255;
+
+/** One path segment: ASCII only, so its length in characters is its length in bytes. */
+const SEGMENT = `[A-Za-z0-9_-][A-Za-z0-9._-]{0,${MAX_SEGMENT_BYTES - 1}}`;
 
 /**
  * A relative artifact path such as `text/response.txt`: no leading slash, no empty, `.` or `..`
- * segments (a segment may not start with a dot at all), no backslashes.
+ * segments (a segment may not start with a dot at all), no backslashes, no segment over 255 bytes.
  */
 export const RelativePathSchema = z
   .string()
   .max(512)
-  .regex(new RegExp(`^${SEGMENT}(/${SEGMENT})*$`), "must be a relative path of [A-Za-z0-9._-] segments");
+  .regex(
+    new RegExp(`^${SEGMENT}(/${SEGMENT})*$`),
+    `must be a relative path of [A-Za-z0-9._-] segments of at most ${MAX_SEGMENT_BYTES} bytes`,
+  );
 
 const NORMALIZED_ABSOLUTE_DIR = new RegExp(`^/(${SEGMENT}/)+$`);
-/** The longest file name a filesystem takes (NAME_MAX): a longer segment could never be created. */
-export const MAX_PREFIX_SEGMENT = 255;
 
 /** Why `prefix` is not a valid write_prefix, or undefined when it is (docs/contract.md#write_prefix). */
 export function writePrefixProblem(prefix: string): string | undefined {
@@ -52,9 +57,9 @@ export function writePrefixProblem(prefix: string): string | undefined {
   if (prefix.split("/").some((segment) => segment === ".." || segment === "."))
     return "must not contain . or ..";
   if (!prefix.endsWith("/")) return "must end with /";
+  if (prefix.split("/").some((segment) => segment.length > MAX_SEGMENT_BYTES))
+    return `must have segments of at most ${MAX_SEGMENT_BYTES} bytes`;
   if (!NORMALIZED_ABSOLUTE_DIR.test(prefix)) return "must be a normalized path of [A-Za-z0-9._-] segments";
-  if (prefix.split("/").some((segment) => segment.length > MAX_PREFIX_SEGMENT))
-    return `must have segments of at most ${MAX_PREFIX_SEGMENT} characters`;
   if (!prefix.startsWith(ARTIFACTS_ROOT) || prefix === ARTIFACTS_ROOT)
     return `must be under ${ARTIFACTS_ROOT}`;
   return undefined;

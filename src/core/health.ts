@@ -26,6 +26,11 @@ export interface ProbeOptions {
 export interface PollOptions extends ProbeOptions {
   /** Probes once at once, then once after each delay of the policy's bounded schedule. */
   policy: BackoffPolicy;
+  /**
+   * A budget shared with other work (a run's pre-Ack phase): when it aborts, the poll ends where it
+   * stands and resolves with what it saw, unlike `signal`, which makes it reject.
+   */
+  budget?: AbortSignal;
   /** Asked after each probe that was not healthy; false ends the poll as `died`. */
   alive?: () => boolean | Promise<boolean>;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -71,24 +76,37 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Polls `{url}/healthz` on the policy's bounded backoff with jitter (docs/operations.md#retries-health-and-budgets)
- * until it is healthy, `alive()` says it died, or the schedule is spent; the sleeps never add up to
- * more than `policy.totalMs`. Resolves with how it ended; rejects only with the signal's reason.
+ * until it is healthy, `alive()` says it died, the schedule is spent or the budget ends; the sleeps
+ * never add up to more than `policy.totalMs`. Resolves with how it ended; rejects only with the
+ * signal's reason.
  */
 export async function pollHealth(url: string, options: PollOptions): Promise<HealthPoll> {
   const sleep = options.sleep ?? pause;
-  const { signal } = options;
+  const { signal, budget } = options;
+  const stop = signal && budget ? AbortSignal.any([signal, budget]) : (signal ?? budget);
   let status: number | undefined;
+  const standing = (): HealthPoll =>
+    status === undefined ? { state: "unreachable" } : { state: "unhealthy", status };
   for (const delay of [0, ...backoffSchedule(options.policy, options.random ?? Math.random)]) {
     signal?.throwIfAborted();
-    if (delay > 0) await sleep(delay, signal);
+    if (budget?.aborted) return standing();
+    if (delay > 0) await sleep(delay, stop).catch((error: unknown) => ignoreBudget(error, options));
     signal?.throwIfAborted();
-    const probe = await probeHealth(url, options);
+    if (budget?.aborted) return standing();
+    const probe = await probeHealth(url, { ...options, signal: stop });
     signal?.throwIfAborted();
     if (probe.state === "healthy") return probe;
+    // A probe the budget cut short saw nothing.
+    if (budget?.aborted) return standing();
     if (probe.state === "unhealthy") status = probe.status;
     if (options.alive && !(await options.alive())) return { state: "died", status };
   }
-  return status === undefined ? { state: "unreachable" } : { state: "unhealthy", status };
+  return standing();
+}
+
+/** A sleep that ended because the budget did is no error; anything else is rethrown. */
+function ignoreBudget(error: unknown, options: PollOptions): void {
+  if (options.signal?.aborted || !options.budget?.aborted) throw error;
 }
 
 /**

@@ -6,12 +6,16 @@ import type { Logger } from "../core/log.ts";
 import { processorAuthHeaders } from "../core/processor-auth.ts";
 import type { RunTransport, TransportHandlers, TransportSession } from "./transport.ts";
 
-/** Opens one WebSocket with the given subprotocol; rejects when the handshake fails. */
+/**
+ * Opens one WebSocket with the given subprotocol; rejects when the handshake fails, or is given up
+ * because `signal` aborted. The signal bounds the handshake only, never the open session.
+ */
 export type SocketConnector = (
   url: string,
   protocol: string,
   headers: Record<string, string>,
   handlers: TransportHandlers,
+  signal?: AbortSignal,
 ) => Promise<TransportSession>;
 
 /**
@@ -33,6 +37,8 @@ export interface ResolvedEndpoint {
   token: string;
   /** Sent on the health check and the handshake: Modal proxy auth, for an endpoint behind it. */
   headers?: Record<string, string>;
+  /** The digest it was registered or started with, when known (the control plane's own envelopes keep it). */
+  image_digest?: string;
 }
 
 export interface EndpointTransportDeps {
@@ -56,9 +62,10 @@ const wsUrl = (base: string) => `${base.replace(/^http/, "ws").replace(/\/+$/, "
  * is healthy yet refuses the handshake refused its token (ERR_AUTH). Transport only.
  */
 export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
-  async function checkHealth(endpoint: ResolvedEndpoint, ref: string): Promise<void> {
+  async function checkHealth(endpoint: ResolvedEndpoint, ref: string, budget?: AbortSignal): Promise<void> {
     const poll = await pollHealth(endpoint.url, {
       policy: deps.health,
+      budget,
       headers: endpoint.headers ?? {},
       fetch: deps.fetch,
       sleep: deps.sleep,
@@ -76,11 +83,14 @@ export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
     endpoint: ResolvedEndpoint,
     ref: string,
     handlers: TransportHandlers,
+    signal?: AbortSignal,
   ): Promise<TransportSession> {
     deps.log?.info("ws.connect.start", { ref });
     const headers = { ...endpoint.headers, ...processorAuthHeaders(endpoint.token) };
     try {
-      const session = await deps.connect(wsUrl(endpoint.url), RUN_SUBPROTOCOL, headers, handlers);
+      if (signal?.aborted)
+        throw new TheoryError("ERR_ENDPOINT_MISSING", `could not open a run session with ${ref} in time`);
+      const session = await deps.connect(wsUrl(endpoint.url), RUN_SUBPROTOCOL, headers, handlers, signal);
       deps.log?.info("ws.connect.ok", { ref, protocol: RUN_SUBPROTOCOL });
       return session;
     } catch (error) {
@@ -91,16 +101,18 @@ export function endpointTransport(deps: EndpointTransportDeps): RunTransport {
   }
 
   return {
-    async open({ ref }, handlers) {
+    async open({ ref }, handlers, options = {}) {
       const endpoint = await deps.resolve(ref);
       deps.log?.info("adapter.url.resolve", { ref, found: endpoint !== null });
       if (!endpoint) throw new TheoryError("ERR_ENDPOINT_MISSING", `no endpoint registered for ${ref}`);
+      let session: TransportSession;
       try {
-        return await connect(endpoint, ref, handlers);
+        session = await connect(endpoint, ref, handlers, options.signal);
       } catch {
-        await checkHealth(endpoint, ref);
-        return connect(endpoint, ref, handlers);
+        await checkHealth(endpoint, ref, options.signal);
+        session = await connect(endpoint, ref, handlers, options.signal);
       }
+      return endpoint.image_digest ? { ...session, imageDigest: endpoint.image_digest } : session;
     },
   };
 }

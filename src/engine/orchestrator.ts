@@ -1,5 +1,10 @@
 import type { Envelope, ErrorBody } from "../contract/envelope.ts";
-import { MAX_FRAME_BYTES, type ProcessorFrame, ProcessorFrameSchema } from "../contract/frames.ts";
+import {
+  isLostConnectionCode,
+  MAX_FRAME_BYTES,
+  type ProcessorFrame,
+  ProcessorFrameSchema,
+} from "../contract/frames.ts";
 import { type BackoffPolicy, backoffDelay } from "../core/backoff.ts";
 import { canonicalJson, sha256Hex } from "../core/canonical.ts";
 import { buildErrorEnvelope, checkEnvelope, processorViolation } from "../core/envelope.ts";
@@ -27,6 +32,18 @@ export const CANCEL_GRACE_MS = 5000;
  */
 const RETRIED = new Set(["ERR_ENDPOINT_MISSING"]);
 
+/**
+ * What the control plane concludes by itself about a run the processor acknowledged but never
+ * settled: out of time, canceled past the grace period, its connection lost. Those envelopes keep
+ * the digest the transport expected the processor to run, when it knows one.
+ */
+const OWN_VERDICTS = new Set(["ERR_WS_TIMEOUT", "ERR_CANCELED", "ERR_ENDPOINT_MISSING"]);
+
+/** A session lost after Ack, on any transport (docs/protocols.md#lost-connections). */
+export function lostMidRun(detail: string): ErrorBody {
+  return { code: "ERR_ENDPOINT_MISSING", message: `the processor's connection was lost mid-run (${detail})` };
+}
+
 export interface Attempt {
   started_at: string;
   outcome: string;
@@ -34,11 +51,22 @@ export interface Attempt {
 }
 
 export interface RunHooks {
+  /**
+   * The processor acknowledged the run, with the digest the transport expects it to run (when
+   * known); called in the same turn as the Ack's onFrame.
+   */
+  onAck?(imageDigest: string | undefined): void;
   /** Every processor frame, in order, as parsed and as received. */
   onFrame?(frame: ProcessorFrame, text: string): void;
   /** World scope: the stored ETag of an object, or null when absent (proof verification). */
   storedEtag?(key: string): Promise<string | null>;
   log?: Logger;
+  /**
+   * The pre-Ack budget: how long reaching a processor that acknowledges the run may take in all,
+   * every attempt, handshake, health poll and retry delay included
+   * (docs/operations.md#retries-health-and-budgets). Unbounded when absent.
+   */
+  ackBudgetMs?: number;
   clock?: () => number;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -88,15 +116,18 @@ export async function executeRun(
   const startedAt = iso();
   let ackedAt: string | undefined;
   let envelope: Envelope;
+  const preAck = preAckBudget(hooks.ackBudgetMs, clock);
 
   for (let attempt = 0; ; attempt++) {
     const record: Attempt = { started_at: iso(), outcome: "running", acked: false };
     attempts.push(record);
     try {
-      const raw = await runOnce(plan, transport, signal, {
-        onAck: () => {
+      const raw = await runOnce(plan, transport, signal, preAck.signal, {
+        onAck: (imageDigest) => {
           record.acked = true;
           ackedAt = iso();
+          preAck.end();
+          hooks.onAck?.(imageDigest);
         },
         onFrame: (frame, text) => {
           frames.total++;
@@ -118,14 +149,16 @@ export async function executeRun(
         code: failure.body.code,
         attempt,
       });
+      const delay = backoffDelay(RUN_RETRY, attempt, hooks.random ?? Math.random);
       const retry =
         !failure.acked &&
         RETRIED.has(failure.body.code) &&
         !signal.aborted &&
-        attempt + 1 < RUN_RETRY.attempts;
+        attempt + 1 < RUN_RETRY.attempts &&
+        preAck.allows(delay);
       if (retry) {
-        await sleep(backoffDelay(RUN_RETRY, attempt, hooks.random ?? Math.random));
-        if (!signal.aborted) continue;
+        await sleep(delay);
+        if (!signal.aborted && !preAck.signal.aborted) continue;
       }
       const body = signal.aborted && !failure.acked ? toErrorBody(signal.reason) : failure.body;
       envelope = buildErrorEnvelope({
@@ -137,6 +170,7 @@ export async function executeRun(
       break;
     }
   }
+  preAck.end();
   const text = canonicalJson(envelope);
   return {
     envelope,
@@ -147,6 +181,31 @@ export async function executeRun(
     ackedAt,
     settledAt: iso(),
     frames,
+  };
+}
+
+/**
+ * The pre-Ack budget as a signal that aborts when it is spent (ERR_ENDPOINT_MISSING), `allows`
+ * saying whether a retry delay still fits, and `end` once the processor acknowledged.
+ */
+function preAckBudget(budgetMs: number | undefined, clock: () => number) {
+  const controller = new AbortController();
+  if (budgetMs === undefined) return { signal: controller.signal, allows: () => true, end: () => {} };
+  const deadline = clock() + budgetMs;
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new TheoryError(
+          "ERR_ENDPOINT_MISSING",
+          `no processor acknowledged the run within ${budgetMs / 1000} s (the health budget)`,
+        ),
+      ),
+    budgetMs,
+  );
+  return {
+    signal: controller.signal,
+    allows: (delayMs: number) => clock() + delayMs < deadline,
+    end: () => clearTimeout(timer),
   };
 }
 
@@ -193,12 +252,19 @@ async function settleResult(plan: RunPlan, raw: unknown, hooks: RunHooks): Promi
   return envelope;
 }
 
-/** One session: RunOpen, Ack, progress, exactly one RunResult, close. Resolves with the raw envelope. */
+/**
+ * One session: RunOpen, Ack, progress, exactly one RunResult, close. Resolves with the raw envelope.
+ * `preAck` ends the attempt when it aborts before the processor acknowledged.
+ */
 function runOnce(
   plan: RunPlan,
   transport: RunTransport,
   signal: AbortSignal,
-  observer: { onAck(): void; onFrame(frame: ProcessorFrame, text: string): void },
+  preAck: AbortSignal,
+  observer: {
+    onAck(imageDigest: string | undefined): void;
+    onFrame(frame: ProcessorFrame, text: string): void;
+  },
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let phase: "opening" | "open" | "acked" | "result" | "done" = "opening";
@@ -212,8 +278,12 @@ function runOnce(
       phase = "done";
       if (graceTimer !== undefined) clearTimeout(graceTimer);
       signal.removeEventListener("abort", onAbort);
+      preAck.removeEventListener("abort", onPreAckSpent);
       if (outcome.ok) resolve(result);
-      else reject(new AttemptFailure(outcome.body, acked));
+      else {
+        const digest = acked && OWN_VERDICTS.has(outcome.body.code) ? session?.imageDigest : undefined;
+        reject(new AttemptFailure(outcome.body, acked, digest));
+      }
     };
     const fail = (body: ErrorBody, closeReason: string) => {
       session?.close(closeReason.startsWith("ERR_") ? 1011 : 1002, closeReason.slice(0, 123));
@@ -230,8 +300,14 @@ function runOnce(
       if (phase === "acked") session?.send(canonicalJson({ kind: "Cancel", content: {} }));
       fail(reason, reason.code);
     }
+    // Opening, the transport gives up by itself (it holds the same signal); once open, this does.
+    function onPreAckSpent() {
+      if (phase === "open") fail(toErrorBody(preAck.reason), "ERR_ENDPOINT_MISSING");
+    }
     if (signal.aborted) return reject(new AttemptFailure(toErrorBody(signal.reason), false));
+    if (preAck.aborted) return reject(new AttemptFailure(toErrorBody(preAck.reason), false));
     signal.addEventListener("abort", onAbort, { once: true });
+    preAck.addEventListener("abort", onPreAckSpent, { once: true });
 
     const onMessage = (text: string) => {
       if (phase === "done") return;
@@ -258,7 +334,7 @@ function runOnce(
           if (frame.content.run_id !== plan.runId)
             return fail(processorViolation("protocol", "Ack for another run"), "wrong run");
           phase = "acked";
-          observer.onAck();
+          observer.onAck(session?.imageDigest);
           break;
         case "Token":
         case "Event":
@@ -301,25 +377,29 @@ function runOnce(
           onMessage,
           onClose: (code) => {
             if (phase === "result") return finish({ ok: true });
-            const acked = phase === "acked";
-            finish({
-              ok: false,
-              body: acked
-                ? processorViolation("protocol", `connection closed mid-run (${code})`)
-                : {
-                    code: "ERR_ENDPOINT_MISSING",
-                    message: `processor closed the connection before acknowledging (${code})`,
-                  },
-            });
+            // After Ack: a processor that closed without a result broke the protocol; one whose
+            // connection was lost (no close frame) may have been killed, so nothing is known of it.
+            let body: ErrorBody;
+            if (phase !== "acked")
+              body = {
+                code: "ERR_ENDPOINT_MISSING",
+                message: `processor closed the connection before acknowledging (${code})`,
+              };
+            else if (isLostConnectionCode(code)) body = lostMidRun(String(code));
+            else body = processorViolation("protocol", `connection closed mid-run (${code})`);
+            finish({ ok: false, body });
           },
           onError: (error) => finish({ ok: false, body: error.toBody() }),
         },
+        { signal: AbortSignal.any([signal, preAck]) },
       )
       .then(
         (opened) => {
           session = opened;
           if (phase === "done") return opened.close(1000, "");
           phase = "open";
+          // A transport that opened past the budget anyway: the attempt ends here.
+          if (preAck.aborted) return onPreAckSpent();
           opened.send(canonicalJson({ kind: "RunOpen", content: { role: "client", payload: plan.payload } }));
         },
         (error: unknown) => finish({ ok: false, body: toErrorBody(error) }),

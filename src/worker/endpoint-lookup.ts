@@ -28,8 +28,8 @@ export function forgetEndpoint(ref: string): void {
 }
 
 /**
- * What the endpoint transport dials for a ref on target "modal": the registered URL, the processor's
- * token, and Modal-Key/Modal-Secret only for an endpoint registered behind proxy auth. One whose
+ * What the endpoint transport dials for a ref on target "modal": the registered URL and digest, the
+ * processor's token, and Modal-Key/Modal-Secret only for an endpoint registered behind proxy auth. One whose
  * proxy auth this control plane cannot give (its secrets removed since) fails closed: ERR_AUTH.
  */
 export async function resolveEndpoint(
@@ -39,7 +39,11 @@ export async function resolveEndpoint(
 ): Promise<ResolvedEndpoint | null> {
   const registration = await lookupEndpoint(env, ref);
   if (!registration) return null;
-  const endpoint = { url: registration.url, token: registration.processor_token };
+  const endpoint = {
+    url: registration.url,
+    token: registration.processor_token,
+    image_digest: registration.image_digest,
+  };
   if (!registration.proxy_auth) return endpoint;
   if (!config.modalProxy)
     throw new TheoryError(

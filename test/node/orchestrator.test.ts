@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeConnect } from "../../agent/direct-run/node-socket.ts";
@@ -17,6 +18,8 @@ import { startRogueProcessor } from "../support/rogue-processor.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
 
 const registry = parseToolRegistry(readFileSync(join(import.meta.dirname, "../../registry.yaml"), "utf8"));
+/** The digest the endpoint is registered with in these runs (a processor's own envelope says DIGEST_A). */
+const REGISTERED_DIGEST = `sha256:${"e".repeat(64)}`;
 const FAST_HEALTH = { initialMs: 20, maxMs: 80, factor: 2, jitter: 0, totalMs: 200 };
 
 let llm: RunningProcessor;
@@ -49,6 +52,7 @@ async function run(
     hooks?: RunHooks;
     token?: string;
     fetch?: typeof fetch;
+    health?: typeof FAST_HEALTH;
   } = {},
 ) {
   const plan = await planRun(request(runId, options.extra), {
@@ -58,10 +62,11 @@ async function run(
     presignPut: (key) => s3.presignPut(key),
   });
   const transport = endpointTransport({
-    resolve: async () => (url ? { url, token: options.token ?? llm.token } : null),
+    resolve: async () =>
+      url ? { url, token: options.token ?? llm.token, image_digest: REGISTERED_DIGEST } : null,
     connect: nodeConnect,
     fetch: options.fetch ?? fetch,
-    health: FAST_HEALTH,
+    health: options.health ?? FAST_HEALTH,
   });
   return executeRun(plan, transport, options.signal ?? new AbortController().signal, {
     sleep: async () => {},
@@ -264,5 +269,155 @@ describe("orchestrator failure mapping", () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe("the pre-Ack budget: reaching a processor that acknowledges fits the health budget", () => {
+  const BUDGET_MS = 800;
+  /** As the control plane runs: the health poll's budget is the whole pre-Ack budget. */
+  const budgeted = (runId: string, url: string) => {
+    const started = Date.now();
+    return run(runId, url, {
+      health: { ...FAST_HEALTH, totalMs: BUDGET_MS },
+      hooks: { ackBudgetMs: BUDGET_MS, sleep: undefined },
+    }).then((record) => ({ record, elapsed: Date.now() - started }));
+  };
+
+  it("an endpoint nothing answers costs one budget, not one per attempt", async () => {
+    const { record, elapsed } = await budgeted("orc-b1", "http://127.0.0.1:1");
+    expect(record.envelope).toMatchObject({ error: { code: "ERR_ENDPOINT_MISSING" } });
+    expect(elapsed).toBeLessThan(BUDGET_MS + 500);
+    expect(Date.parse(record.settledAt) - Date.parse(record.startedAt)).toBeLessThan(BUDGET_MS + 500);
+  });
+
+  it("an unhealthy endpoint still says so (ERR_HEALTH) within the budget", async () => {
+    const sick = await startRogueProcessor({ health: 503 });
+    try {
+      const { record, elapsed } = await budgeted("orc-b2", sick.url);
+      expect(record.envelope).toMatchObject({
+        error: { code: "ERR_HEALTH", message: expect.stringContaining("503") },
+      });
+      expect(elapsed).toBeLessThan(BUDGET_MS + 500);
+    } finally {
+      await sick.close();
+    }
+  });
+
+  it("a handshake that never completes is given up at the budget", async () => {
+    // Accepts TCP connections and never answers a byte: a frozen process behind a live port.
+    const sockets: Socket[] = [];
+    const mute = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => mute.listen(0, "127.0.0.1", resolve));
+    try {
+      const { record, elapsed } = await budgeted(
+        "orc-b3",
+        `http://127.0.0.1:${(mute.address() as AddressInfo).port}`,
+      );
+      expect(record.envelope).toMatchObject({ error: { code: "ERR_ENDPOINT_MISSING" } });
+      expect(elapsed).toBeLessThan(BUDGET_MS + 500);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      mute.close();
+    }
+  });
+
+  it("a processor that takes the session but never acknowledges is given up at the budget", async () => {
+    const silent = await startRogueProcessor({ script: () => {} });
+    try {
+      const { record, elapsed } = await budgeted("orc-b4", silent.url);
+      expect(record.envelope).toMatchObject({
+        error: { code: "ERR_ENDPOINT_MISSING", message: expect.stringContaining("acknowledged") },
+      });
+      expect(elapsed).toBeLessThan(BUDGET_MS + 500);
+      expect(record.attempts.every((attempt) => !attempt.acked)).toBe(true);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it("an acknowledged run is not bound by it", async () => {
+    const record = await run("orc-b5", llm.http, {
+      extra: { inputs: llmInputs("slow", { max_tokens: 6, token_delay_ms: 100 }) },
+      hooks: { ackBudgetMs: 200 },
+    });
+    expect(record.envelope.status).toBe("success");
+  });
+});
+
+describe("a connection lost after Ack, and the control plane's own envelopes", () => {
+  const ack = (socket: any, payload: any) =>
+    socket.send(JSON.stringify({ kind: "Ack", content: { run_id: payload.run_id } }));
+
+  it("a processor killed mid-run (1006: no close frame) -> ERR_ENDPOINT_MISSING, lost, never retried", async () => {
+    const rogue = await startRogueProcessor({
+      script: (socket, payload) => {
+        ack(socket, payload);
+        setTimeout(() => socket.terminate(), 20);
+      },
+    });
+    try {
+      const record = await run("orc-l1", rogue.url);
+      expect(record.envelope).toMatchObject({
+        error: {
+          code: "ERR_ENDPOINT_MISSING",
+          message: "the processor's connection was lost mid-run (1006)",
+        },
+        meta: { image_digest: REGISTERED_DIGEST },
+      });
+      expect(record.attempts).toEqual([
+        expect.objectContaining({ acked: true, outcome: "ERR_ENDPOINT_MISSING" }),
+      ]);
+    } finally {
+      await rogue.close();
+    }
+  });
+
+  it("a processor that closes cleanly with any code and no result broke the protocol -> ERR_INTERNAL", async () => {
+    const rogue = await startRogueProcessor({
+      script: (socket, payload) => {
+        ack(socket, payload);
+        socket.close(1011, "oops");
+      },
+    });
+    try {
+      expect((await run("orc-l2", rogue.url)).envelope).toMatchObject({
+        error: { code: "ERR_INTERNAL", message: expect.stringContaining("closed mid-run (1011)") },
+      });
+    } finally {
+      await rogue.close();
+    }
+  });
+
+  it("the control plane's ERR_WS_TIMEOUT keeps the registered digest", async () => {
+    const rogue = await startRogueProcessor({ script: ack });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new TheoryError("ERR_WS_TIMEOUT", "run exceeded its budget")), 100);
+    try {
+      expect((await run("orc-d1", rogue.url, { signal: controller.signal })).envelope).toMatchObject({
+        error: { code: "ERR_WS_TIMEOUT" },
+        meta: { image_digest: REGISTERED_DIGEST },
+      });
+    } finally {
+      await rogue.close();
+    }
+  });
+
+  it("the control plane's ERR_CANCELED after the grace period keeps the registered digest", async () => {
+    const rogue = await startRogueProcessor({ script: ack }); // never answers Cancel
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new TheoryError("ERR_CANCELED", "the run was canceled")), 50);
+    try {
+      expect((await run("orc-d2", rogue.url, { signal: controller.signal })).envelope).toMatchObject({
+        error: { code: "ERR_CANCELED" },
+        meta: { image_digest: REGISTERED_DIGEST },
+      });
+    } finally {
+      await rogue.close();
+    }
+  }, 15_000);
+
+  it("before Ack nothing ran: no digest", async () => {
+    const record = await run("orc-d3", "http://127.0.0.1:1");
+    expect(record.envelope.meta).not.toHaveProperty("image_digest");
   });
 });

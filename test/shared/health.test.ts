@@ -135,6 +135,28 @@ describe("pollHealth: a bounded poll over the backoff policy", () => {
     await expect(poll).rejects.toBe(reason);
   });
 
+  it("ends where it stands when its budget ends: resolves with what it saw, probing no further", async () => {
+    const budget = new AbortController();
+    const endpoint = fakeEndpoint([503, "down"]);
+    const sleep = async () => {
+      if (endpoint.requests.length === 2) budget.abort(new Error("spent"));
+    };
+    const poll = await pollHealth(URL, { policy, fetch: endpoint.fetch, sleep, budget: budget.signal });
+    expect(poll).toEqual({ state: "unhealthy", status: 503 });
+    expect(endpoint.requests).toHaveLength(2);
+  });
+
+  it("a budget ending during the default sleep resolves at once; never answering is unreachable", async () => {
+    const budget = new AbortController();
+    const poll = pollHealth(URL, {
+      policy: { ...policy, initialMs: 60_000, maxMs: 60_000, totalMs: 60_000 },
+      fetch: fakeEndpoint(["down"]).fetch,
+      budget: budget.signal,
+    });
+    setTimeout(() => budget.abort(new Error("spent")), 10);
+    expect(await poll).toEqual({ state: "unreachable" });
+  });
+
   it("sends the headers on every probe", async () => {
     const endpoint = fakeEndpoint([503, 200]);
     await pollHealth(URL, {

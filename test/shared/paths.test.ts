@@ -40,7 +40,7 @@ describe("write_prefix rules", () => {
     ["a sibling of /artifacts/", "/artifacts-evil/x/", "must be under /artifacts/"],
     ["the root itself", "/artifacts/", "must be under /artifacts/"],
     ["backslashes", "/artifacts/a\\b/", "normalized"],
-    ["a segment longer than a file name", `/artifacts/${"a".repeat(256)}/`, "at most 255 characters"],
+    ["a segment over 255 bytes", `/artifacts/${"a".repeat(256)}/`, "at most 255 bytes"],
   ])("rejects %s with ERR_INPUTS", (_name, prefix, reason) => {
     let thrown: unknown;
     try {
@@ -60,6 +60,12 @@ describe("artifact URIs", () => {
     expect(localUri("/artifacts/outputs/llm.litellm.1/run-1/", "text/response.txt")).toBe(
       "local://outputs/llm.litellm.1/run-1/text/response.txt",
     );
+  });
+
+  it("takes segments of up to 255 bytes, the longest file name a file system holds", () => {
+    expect(normalizeWritePrefix(`/artifacts/${"a".repeat(255)}/`)).toBe(`/artifacts/${"a".repeat(255)}/`);
+    expect(RelativePathSchema.safeParse(`t/${"b".repeat(255)}`).success).toBe(true);
+    expect(RelativePathSchema.safeParse(`t/${"b".repeat(256)}`).success).toBe(false);
   });
 
   it.each(["../x", "/etc/passwd", "a//b", "a/./b", "", "a\\b"])("refuses the relative path %j", (path) => {

@@ -44,7 +44,7 @@ const gate = await startProxyAuthGate({
   targetPort: Number(new URL(litellm.http).port),
   ...TEST_MODAL_PROXY,
 });
-// Cold for 250 ms after a second of quiet: inside the control plane's 600 ms health budget in tests.
+// Cold for 250 ms after a second of quiet: inside the control plane's 1.5 s health budget in tests.
 const cold = await startColdEndpoint({
   targetPort: Number(new URL(litellm.http).port),
   coldMs: 250,

@@ -1,8 +1,9 @@
-import { evictDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { AGENT_SUBPROTOCOL, HEARTBEAT_PING, HEARTBEAT_PONG } from "../../src/contract/agent-frames.ts";
+import { ReceiptSchema } from "../../src/contract/api.ts";
 import { directEnvelope } from "../support/direct.ts";
 import { TEST_PROCESSOR_AUTH } from "../support/tokens.ts";
 import { api, runAndWait, runRequest, uniqueRunId } from "./support.ts";
@@ -247,7 +248,7 @@ describe("local runs through the tunnel", () => {
     expect((await agent.closed).code).toBe(1002);
   });
 
-  it("a processor that dies after Ack (close 1006, which no socket may send) settles as it does on the endpoint path", async () => {
+  it("a processor that dies after Ack (close 1006, which no socket may send) settles as it does on the endpoint path: lost", async () => {
     const agent = await agentOnline();
     const runId = uniqueRunId("died");
     const pending = runAndWait(runRequest(runId, { target: "local", agent: "dev-box", timeout_s: 300 }));
@@ -262,11 +263,71 @@ describe("local runs through the tunnel", () => {
     expect(resource).toMatchObject({
       state: "failed",
       envelope: {
-        error: { code: "ERR_INTERNAL", message: expect.stringContaining("closed mid-run (1006)") },
+        error: {
+          code: "ERR_ENDPOINT_MISSING",
+          message: "the processor's connection was lost mid-run (1006)",
+        },
+        // The control plane's own envelope keeps the digest the agent's Hello reported for the tool.
+        meta: { image_digest: DIGEST },
       },
     });
     agent.socket.close(1000);
   });
+
+  it("a run whose session is lost before Ack is dispatched once more, and runs", async () => {
+    const agent = await agentOnline();
+    const runId = uniqueRunId("redispatch");
+    await api("/v1/runs", {
+      method: "POST",
+      json: runRequest(runId, { target: "local", agent: "dev-box", timeout_s: 300 }),
+    });
+    await agent.next("Dispatch");
+    await agent.next("Relay"); // the RunOpen, never acknowledged
+    // The control plane restarts: the run's session and the agent's tunnel are gone; the agent dials in again.
+    await abortAllDurableObjects();
+    await agent.closed;
+    const again = await agentOnline();
+    const dispatch = await again.next("Dispatch");
+    expect(dispatch.content.run_id).toBe(runId);
+    await bridgeToProcessor(again, dispatch);
+    const { resource } = await runAndWait(
+      runRequest(runId, { target: "local", agent: "dev-box", timeout_s: 300 }),
+    );
+    expect(resource).toMatchObject({ state: "succeeded" });
+    const receipt = ReceiptSchema.parse(await (await api(`/v1/runs/${runId}/receipt`)).json());
+    expect(receipt.attempts.map((attempt) => [attempt.outcome, attempt.acked])).toEqual([
+      ["ERR_ENDPOINT_MISSING", false],
+      ["success", true],
+    ]);
+    again.socket.close(1000);
+  }, 30_000);
+
+  it("a run whose session is lost after Ack is settled, never dispatched again", async () => {
+    const agent = await agentOnline();
+    const runId = uniqueRunId("lost-after-ack");
+    const request = runRequest(runId, { target: "local", agent: "dev-box", timeout_s: 300 });
+    await api("/v1/runs", { method: "POST", json: request });
+    await agent.next("Dispatch");
+    await agent.next("Relay");
+    agent.send({
+      kind: "Relay",
+      content: { run_id: runId, data: JSON.stringify({ kind: "Ack", content: { run_id: runId } }) },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await abortAllDurableObjects();
+    await agent.closed;
+    const again = await agentOnline();
+    const { resource } = await runAndWait(request, 20);
+    expect(resource).toMatchObject({
+      state: "failed",
+      envelope: {
+        error: { code: "ERR_ENDPOINT_MISSING", message: expect.stringContaining("lost mid-run") },
+        meta: { image_digest: DIGEST },
+      },
+    });
+    expect(again.frames.filter((frame) => frame.kind === "Dispatch")).toEqual([]);
+    again.socket.close(1000);
+  }, 30_000);
 
   it("keeps the agent's socket across eviction (hibernation) and still dispatches", async () => {
     const agent = await agentOnline();

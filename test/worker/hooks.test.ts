@@ -1,58 +1,13 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { Webhook } from "standardwebhooks";
 import { describe, expect, inject, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { ReceiptSchema } from "../../src/contract/api.ts";
-import { TEST_HOOKS } from "../support/tokens.ts";
+import { webhookLedgerShard } from "../../src/worker/objects.ts";
+import { githubHook, signedHook } from "./hook-signing.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
-
-function signedHook(body: string, options: { id?: string; at?: Date; secret?: string } = {}) {
-  const id = options.id ?? `msg_${uniqueRunId("hook")}`;
-  const at = options.at ?? new Date();
-  const signature = new Webhook(options.secret ?? TEST_HOOKS.standard.secret).sign(id, at, body);
-  return {
-    id,
-    post: () =>
-      api("/v1/hooks/ci", {
-        method: "POST",
-        token: null,
-        body,
-        headers: {
-          "Content-Type": "application/json",
-          "webhook-id": id,
-          "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-          "webhook-signature": signature,
-        },
-      }),
-  };
-}
-
-async function githubHook(payload: object, options: { delivery?: string; secret?: string } = {}) {
-  const body = JSON.stringify(payload);
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(options.secret ?? TEST_HOOKS.github.secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = [...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)))]
-    .map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-  return api("/v1/hooks/ci", {
-    method: "POST",
-    token: null,
-    body,
-    headers: {
-      "Content-Type": "application/json",
-      "X-Hub-Signature-256": `sha256=${mac}`,
-      "X-GitHub-Delivery": options.delivery ?? crypto.randomUUID(),
-    },
-  });
-}
 
 const hookRequest = () => ({
   ref: "llm/litellm@1",
@@ -69,16 +24,60 @@ async function expectAuthError(response: Response, message: string) {
 }
 
 describe("inbound CI hooks (Standard Webhooks)", () => {
-  it("a valid signature starts exactly one run, whose id derives from the webhook id", async () => {
+  it("a valid signature starts exactly one run, whose id derives from the webhook id; a retry gets that run", async () => {
     await registerEndpoint("llm/litellm@1", processors.litellm);
     const hook = signedHook(JSON.stringify(hookRequest()));
     const response = await hook.post();
     expect(response.status).toBe(202);
     const resource = (await response.json()) as any;
     expect(resource.run_id).toMatch(/^hook-[a-f0-9]{32}$/);
-    await expectAuthError(await hook.post(), "replayed");
+    const retry = await hook.post();
+    expect(retry.status).toBe(202);
+    expect(retry.headers.get("Location")).toBe(`/v1/runs/${resource.run_id}`);
+    expect(((await retry.json()) as any).run_id).toBe(resource.run_id);
     const { resource: settled } = await runAndWait({ ...hookRequest(), run_id: resource.run_id });
     expect(settled.state).toBe("succeeded");
+    const receipt = ReceiptSchema.parse(await (await api(`/v1/runs/${resource.run_id}/receipt`)).json());
+    expect(receipt.attempts).toHaveLength(1);
+  });
+
+  it("a CI retry that waits (Prefer: wait) gets the settled run", async () => {
+    const hook = signedHook(JSON.stringify(hookRequest()));
+    const first = await hook.post();
+    expect(first.status).toBe(202);
+    const runId = ((await first.json()) as any).run_id;
+    const waited = await hook.post({ Prefer: "wait=20" });
+    expect(waited.status).toBe(200);
+    expect(await waited.json()).toMatchObject({ run_id: runId, state: "succeeded" });
+  });
+
+  it("a request the control plane cannot plan (unknown ref) leaves no trace: the corrected retry runs", async () => {
+    const id = `msg_${uniqueRunId("unplanned")}`;
+    const bad = await signedHook(JSON.stringify({ ...hookRequest(), ref: "no/such@1" }), { id }).post();
+    expect(bad.status).toBe(422);
+    expect(((await bad.json()) as any).error.code).toBe("ERR_INPUTS");
+    const fixed = await signedHook(JSON.stringify(hookRequest()), { id }).post();
+    expect(fixed.status).toBe(202);
+  });
+
+  it("an accepted id re-signed over another request -> 409 ERR_CONFLICT, no second run", async () => {
+    const id = `msg_${uniqueRunId("resigned")}`;
+    const first = await signedHook(JSON.stringify(hookRequest()), { id }).post();
+    expect(first.status).toBe(202);
+    const other = await signedHook(JSON.stringify({ ...hookRequest(), mode: "real" }), { id }).post();
+    expect(other.status).toBe(409);
+    expect(((await other.json()) as any).error.code).toBe("ERR_CONFLICT");
+  });
+
+  it("the ledger is sharded by delivery, each shard purging expired ids through an index", async () => {
+    const shards = new Set(Array.from({ length: 64 }, (_, i) => webhookLedgerShard(`ci:msg_${i}`)));
+    expect(shards.size).toBeGreaterThan(8);
+    await runInDurableObject(env.WEBHOOK_LEDGER.getByName(webhookLedgerShard("ci:x")), (_ledger, state) => {
+      const indexes = state.storage.sql
+        .exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        .toArray();
+      expect(indexes.map((index) => index.sql).join()).toMatch(/\(expires_ms\)/);
+    });
   });
 
   it.each([
@@ -175,14 +174,17 @@ describe("inbound CI hooks (GitHub X-Hub-Signature-256)", () => {
     });
   });
 
-  it("a bad HMAC -> 401; a replayed delivery -> 401", async () => {
+  it("a bad HMAC -> 401; a redelivery -> the same run", async () => {
     await expectAuthError(
       await githubHook({ client_payload: hookRequest() }, { secret: "not-the-secret-at-all" }),
       "does not verify",
     );
     const delivery = crypto.randomUUID();
-    expect((await githubHook({ client_payload: hookRequest() }, { delivery })).status).toBe(202);
-    await expectAuthError(await githubHook({ client_payload: hookRequest() }, { delivery }), "replayed");
+    const first = await githubHook({ client_payload: hookRequest() }, { delivery });
+    expect(first.status).toBe(202);
+    const again = await githubHook({ client_payload: hookRequest() }, { delivery });
+    expect(again.status).toBe(202);
+    expect(((await again.json()) as any).run_id).toBe(((await first.json()) as any).run_id);
   });
 });
 

@@ -2,6 +2,7 @@ import { abortAllDurableObjects, evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
+import { ReceiptSchema } from "../../src/contract/api.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
@@ -18,6 +19,18 @@ async function waitForState(runId: string, state: string) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`run ${runId} never reached ${state}`);
+}
+
+/** Reads the run's live event stream until the processor's Ack is in it. */
+async function waitForAck(runId: string): Promise<void> {
+  const reader = ((await api(`/v1/runs/${runId}/events`)).body as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  while (!text.includes("event: Ack")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`run ${runId} ended before its Ack`);
+    text += new TextDecoder().decode(value);
+  }
+  await reader.cancel();
 }
 
 describe("a processor that misbehaves", () => {
@@ -84,7 +97,7 @@ describe("event subscribers over WebSocket", () => {
 
   it("keeps a subscriber's socket across eviction (hibernation) and settles a lost session by the alarm", async () => {
     const runId = uniqueRunId("ws-sub");
-    // A short budget: the alarm at the deadline is what settles the run once its session is lost.
+    // The alarm that checks a live run's session settles it once the session is lost.
     await api("/v1/runs", {
       method: "POST",
       json: runRequest(runId, { inputs: llmInputs("hang"), timeout_s: 6 }),
@@ -104,7 +117,7 @@ describe("event subscribers over WebSocket", () => {
     expect(await subscriber.closed).toBe(1000);
     expect(JSON.parse(subscriber.received.at(-1) as string)).toMatchObject({
       event: "done",
-      data: { status: "error", run_id: runId, error: { code: "ERR_WS_TIMEOUT" } },
+      data: { status: "error", run_id: runId, error: { code: "ERR_ENDPOINT_MISSING" } },
     });
     expect(((await (await api(`/v1/runs/${runId}`)).json()) as { state: string }).state).toBe("failed");
   });
@@ -120,4 +133,29 @@ describe("an endpoint behind Modal proxy auth, with no proxy credentials configu
     });
     await registerEndpoint("llm/litellm@1", processors.rogue);
   });
+});
+
+describe("a run whose session is lost (the control plane restarted)", () => {
+  it("is settled within seconds, not at its timeout: acknowledged, so ERR_ENDPOINT_MISSING, never run again", async () => {
+    const runId = uniqueRunId("lost-acked");
+    const request = runRequest(runId, { inputs: llmInputs("hang"), timeout_s: 300 });
+    await api("/v1/runs", { method: "POST", json: request });
+    await waitForAck(runId);
+    const lostAt = Date.now();
+    await abortAllDurableObjects();
+    const { resource } = await runAndWait(request, 20);
+    expect(resource).toMatchObject({
+      state: "failed",
+      envelope: {
+        error: { code: "ERR_ENDPOINT_MISSING", message: expect.stringContaining("lost mid-run") },
+        // The digest the endpoint was registered with, kept across the restart.
+        meta: { image_digest: `sha256:${"a".repeat(64)}` },
+      },
+    });
+    expect(Date.now() - lostAt).toBeLessThan(15_000);
+    const receipt = ReceiptSchema.parse(await (await api(`/v1/runs/${runId}/receipt`)).json());
+    expect(receipt.attempts).toEqual([
+      expect.objectContaining({ acked: true, outcome: "ERR_ENDPOINT_MISSING" }),
+    ]);
+  }, 30_000);
 });

@@ -10,6 +10,8 @@ import { sseEventsOf } from "../support/sse.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
+/** HEALTH_BUDGET_MS in vitest.config.ts. */
+const TEST_HEALTH_BUDGET_MS = 1500;
 
 beforeAll(async () => {
   await registerEndpoint("llm/litellm@1", processors.litellm);
@@ -191,6 +193,21 @@ describe("an endpoint's health is proven by the handshake", () => {
       expect(resource.state).toBe("succeeded");
       const receipt = ReceiptSchema.parse(await (await api(`/v1/runs/${runId}/receipt`)).json());
       expect(receipt.attempts).toEqual([expect.objectContaining({ acked: true, outcome: "success" })]);
+    } finally {
+      await registerEndpoint("llm/litellm@1", processors.litellm);
+    }
+  });
+
+  it("an endpoint nothing answers costs one health budget in all, not one per attempt (the receipt's timings)", async () => {
+    await registerEndpoint("llm/litellm@1", "http://127.0.0.1:9");
+    try {
+      const runId = uniqueRunId("one-budget");
+      const { resource } = await runAndWait(runRequest(runId));
+      expect(resource.envelope.error.code).toBe("ERR_ENDPOINT_MISSING");
+      const receipt = ReceiptSchema.parse(await (await api(`/v1/runs/${runId}/receipt`)).json());
+      // Two attempts of a full budget each took 2 x 1.5 s + the retry delay; the pre-Ack phase is one budget.
+      expect(receipt.timings.duration_ms).toBeLessThan(TEST_HEALTH_BUDGET_MS + 800);
+      expect(receipt.attempts.every((attempt) => !attempt.acked)).toBe(true);
     } finally {
       await registerEndpoint("llm/litellm@1", processors.litellm);
     }

@@ -2,7 +2,7 @@
 // writes outside its prefix, through a planted symlink or otherwise.
 import { lstat, mkdir, readdir, rm, symlink } from "node:fs/promises";
 import { dirname, join, posix, resolve } from "node:path";
-import { MAX_PREFIX_SEGMENT, OUTPUT_INDEX } from "../../../src/contract/primitives.ts";
+import { MAX_SEGMENT_BYTES, OUTPUT_INDEX } from "../../../src/contract/primitives.ts";
 import { type Check, fail, type KitSession, pass, runResultOf, skip } from "../session.ts";
 
 /** Prefixes every processor must refuse, by what is wrong with them. */
@@ -18,7 +18,7 @@ export const ADVERSARIAL_PREFIXES: readonly (readonly [what: string, prefix: str
   ["an empty segment", "/artifacts//conformance/"],
   ["no trailing slash", "/artifacts/conformance"],
   ["a backslash", "/artifacts/conformance\\x/"],
-  ["an over-long segment", `/artifacts/${"a".repeat(MAX_PREFIX_SEGMENT + 1)}/`],
+  ["an over-long segment", `/artifacts/${"a".repeat(MAX_SEGMENT_BYTES + 1)}/`],
   ["an over-long prefix", `/artifacts/${`${"b".repeat(200)}/`.repeat(6)}`],
 ];
 

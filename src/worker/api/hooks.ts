@@ -1,10 +1,11 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
-import { type RunRequest, RunRequestSchema } from "../../contract/api.ts";
+import { RunRequestSchema } from "../../contract/api.ts";
 import { ciHookRoute } from "../../contract/routes.ts";
 import { hexToBytes, sha256Hex } from "../../core/canonical.ts";
 import { TheoryError } from "../../core/errors.ts";
+import { jsonProblem } from "../../core/json.ts";
 import { describeIssues } from "../../core/validation.ts";
 import type { HookSource } from "../config.ts";
 import { webhookLedger } from "../objects.ts";
@@ -111,8 +112,10 @@ export function runRequestFromGithub(payload: unknown): unknown {
 }
 
 /**
- * POST /v1/hooks/ci: a signed run request from CI. Signature, window and replay are checked before
- * anything starts; the run id derives from the webhook id, so a CI retry never starts a second run.
+ * POST /v1/hooks/ci: a signed run request from CI. Signature and window are checked before anything
+ * else (401), then the request (4xx, leaving no trace). A delivery already accepted is answered
+ * with the run it started, so a CI retry succeeds; the run id derives from the webhook id, so no
+ * delivery ever starts a second run.
  */
 export function mountHooks(app: OpenAPIHono<AppEnv>): void {
   mount(app, ciHookRoute, async (c) => {
@@ -122,20 +125,26 @@ export function mountHooks(app: OpenAPIHono<AppEnv>): void {
     const verified = github
       ? await verifyGithub(c, body, config.hookSources)
       : verifyStandard(c, body, config.hookSources);
-    const parsed = RunRequestSchema.safeParse(
-      github ? runRequestFromGithub(verified.payload) : verified.payload,
-    );
+    const candidate = github ? runRequestFromGithub(verified.payload) : verified.payload;
+    // A GitHub request's inputs were JSON text inside the body: held to the body's limits here.
+    const problem = jsonProblem(candidate);
+    if (problem) throw new TheoryError("ERR_INPUTS", `run request: ${problem}`, { status: 422 });
+    const parsed = RunRequestSchema.safeParse(candidate);
     if (!parsed.success) throw new TheoryError("ERR_INPUTS", describeIssues(parsed.error), { status: 422 });
-    const claimed = await webhookLedger(c.env).claim(
-      `${verified.source}:${verified.webhookId}`,
-      verified.ttlMs,
-    );
-    if (!claimed) throw unauthorized("replayed webhook-id");
-    const runId =
-      parsed.data.run_id ??
-      `hook-${(await sha256Hex(`${verified.source}:${verified.webhookId}`)).slice(0, 32)}`;
-    c.var.runtime.log.info("hook.accepted", { source: verified.source, execution_id: runId });
-    const request: RunRequest & { run_id: string } = { ...parsed.data, run_id: runId };
-    return startRun(c, request);
+    const delivery = `${verified.source}:${verified.webhookId}`;
+    const ledger = webhookLedger(c.env, delivery);
+    const accepted = await ledger.runOf(delivery);
+    if (accepted) {
+      // The same request again is its run (with Prefer: wait honoured); another one is ERR_CONFLICT.
+      return startRun(c, { ...parsed.data, run_id: accepted }, { existingOnly: true });
+    }
+    const runId = parsed.data.run_id ?? `hook-${(await sha256Hex(delivery)).slice(0, 32)}`;
+    const response = await startRun(c, { ...parsed.data, run_id: runId });
+    // Remembered only once the run exists: a delivery the control plane refused leaves no trace.
+    if (response.ok) {
+      await ledger.accept(delivery, runId, verified.ttlMs);
+      c.var.runtime.log.info("hook.accepted", { source: verified.source, execution_id: runId });
+    }
+    return response;
   });
 }

@@ -1,8 +1,8 @@
 import type { MiddlewareHandler } from "hono";
 import type { Scope } from "../../contract/api.ts";
-import { MAX_FRAME_BYTES } from "../../contract/frames.ts";
 import { hexToBytes, sha256Hex } from "../../core/canonical.ts";
 import { TheoryError } from "../../core/errors.ts";
+import { MAX_JSON_BYTES, parseJson } from "../../core/json.ts";
 import { runtimeFor } from "../runtime.ts";
 import type { AppEnv } from "./context.ts";
 
@@ -34,20 +34,16 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** A JSON body: 415 for another content type, 413 past 1 MiB, 400 when malformed. */
+/**
+ * A JSON body: 415 for another content type, 413 past 1 MiB, 400 when malformed or past the
+ * contract's JSON limits (docs/api.md#errors), checked before any handler reads it.
+ */
 export const jsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
   if (type !== "application/json")
     throw new TheoryError("ERR_INPUTS", "content-type must be application/json", { status: 415 });
   const declared = Number(c.req.header("Content-Length") ?? "0");
-  if (declared > MAX_FRAME_BYTES) throw new TheoryError("ERR_INPUTS", "body over 1 MiB", { status: 413 });
-  const text = await c.req.text();
-  if (new TextEncoder().encode(text).byteLength > MAX_FRAME_BYTES)
-    throw new TheoryError("ERR_INPUTS", "body over 1 MiB", { status: 413 });
-  try {
-    JSON.parse(text);
-  } catch {
-    throw new TheoryError("ERR_INPUTS", "malformed JSON body", { status: 400 });
-  }
+  if (declared > MAX_JSON_BYTES) throw new TheoryError("ERR_INPUTS", "body over 1 MiB", { status: 413 });
+  parseJson(await c.req.text(), "body");
   await next();
 };

@@ -59,7 +59,7 @@ async function serveSettled(
 async function launch(
   c: Context<AppEnv>,
   request: RunRequest & { run_id: string },
-  options: { waitMs?: number; replayOf?: string },
+  options: { waitMs?: number; replayOf?: string; existingOnly?: boolean },
 ): Promise<RunResource | Response> {
   try {
     lookupTool(c.var.runtime.toolRegistry, request.ref);
@@ -78,15 +78,20 @@ async function launch(
 
 /**
  * Starts (or finds) the run and answers: 202 + Location, or with `Prefer: wait=N` the settled run
- * (200) once it settles within N seconds. Shared by POST /v1/runs and the CI hook.
+ * (200) once it settles within N seconds. Shared by POST /v1/runs and the CI hook, which for a
+ * delivery it already accepted asks for `existingOnly`: that run, never a new one.
  */
 export async function startRun(
   c: Context<AppEnv>,
   request: RunRequest & { run_id: string },
+  options: { existingOnly?: boolean } = {},
 ): Promise<Response> {
   const wait = /(?:^|[\s,;])wait=(\d+)/.exec(c.req.header("Prefer") ?? "")?.[1];
   const seconds = wait === undefined ? undefined : Math.min(Number(wait), MAX_WAIT_S);
-  const started = await launch(c, request, seconds === undefined ? {} : { waitMs: seconds * 1000 });
+  const started = await launch(c, request, {
+    ...options,
+    ...(seconds === undefined ? {} : { waitMs: seconds * 1000 }),
+  });
   if (started instanceof Response) return started;
   const headers = { Location: `/v1/runs/${request.run_id}` };
   if (seconds === undefined) return c.json(started, 202, headers);

@@ -1,4 +1,6 @@
+import { IMAGE_DIGEST_HEADER } from "../../contract/agent-frames.ts";
 import { RUN_SUBPROTOCOL } from "../../contract/frames.ts";
+import { DigestSchema } from "../../contract/primitives.ts";
 import { TheoryError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { RunTransport, TransportHandlers } from "../../engine/transport.ts";
@@ -11,7 +13,8 @@ export interface TunnelDialer {
 
 /**
  * The local transport: one run session through the agent's AgentTunnel, which relays frames to the
- * agent and back unchanged. Agent not connected -> ERR_ENDPOINT_MISSING at once.
+ * agent and back unchanged. Agent not connected -> ERR_ENDPOINT_MISSING at once. The session
+ * carries the digest the agent's Hello reported for the tool, as the tunnel says.
  */
 export function agentTransport(deps: { tunnel: TunnelDialer; agentId: string; log?: Logger }): RunTransport {
   return {
@@ -34,7 +37,9 @@ export function agentTransport(deps: { tunnel: TunnelDialer; agentId: string; lo
         agent: deps.agentId,
         protocol: RUN_SUBPROTOCOL,
       });
-      return wireSocket(socket, { ...handlers, onMessage: (text) => unbatch(text, handlers) });
+      const session = wireSocket(socket, { ...handlers, onMessage: (text) => unbatch(text, handlers) });
+      const digest = DigestSchema.safeParse(response.headers.get(IMAGE_DIGEST_HEADER));
+      return digest.success ? { ...session, imageDigest: digest.data } : session;
     },
   };
 }

@@ -49,9 +49,15 @@ export function wireSocket(socket: WebSocket, handlers: TransportHandlers): Tran
  * A WebSocket dialed out of workerd: fetch with `Upgrade: websocket`, then accept. Such a socket
  * keeps its Durable Object awake (it cannot hibernate), so runs stay bounded by their budget.
  */
-export const workerdConnect: SocketConnector = async (url, protocol, headers, handlers) => {
-  const response = await fetch(url.replace(/^ws/, "http"), {
-    headers: { ...headers, Upgrade: "websocket", "Sec-WebSocket-Protocol": protocol },
+export const workerdConnect: SocketConnector = async (url, protocol, headers, handlers, signal) => {
+  const response = await handshake(signal, (handshakeSignal) =>
+    fetch(url.replace(/^ws/, "http"), {
+      headers: { ...headers, Upgrade: "websocket", "Sec-WebSocket-Protocol": protocol },
+      signal: handshakeSignal,
+    }),
+  ).catch((error: unknown) => {
+    if (error instanceof TheoryError) throw error;
+    throw new TheoryError("ERR_ENDPOINT_MISSING", "could not connect to the endpoint");
   });
   const socket = response.webSocket;
   if (!socket) {
@@ -65,3 +71,25 @@ export const workerdConnect: SocketConnector = async (url, protocol, headers, ha
   }
   return wireSocket(socket, handlers);
 };
+
+/**
+ * Runs a handshake bounded by `signal`, through a signal of its own that is cut loose once the
+ * handshake is done, so aborting later can never reach the socket it opened.
+ */
+async function handshake<T>(
+  signal: AbortSignal | undefined,
+  open: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const bound = new AbortController();
+  const giveUp = () =>
+    bound.abort(
+      new TheoryError("ERR_ENDPOINT_MISSING", "the endpoint did not complete the handshake in time"),
+    );
+  if (signal?.aborted) giveUp();
+  signal?.addEventListener("abort", giveUp, { once: true });
+  try {
+    return await open(bound.signal);
+  } finally {
+    signal?.removeEventListener("abort", giveUp);
+  }
+}
