@@ -6,6 +6,8 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
+import { readSse } from "../../src/core/sse-reader.ts";
+import { encodeSseEvents, SSE_HEADERS } from "../../src/core/sse-writer.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
 import { sseEventsOf } from "../support/sse.ts";
 import { type AgentProcess, startAgentProcess } from "./support/agent-process.ts";
@@ -312,6 +314,43 @@ describe("the dashboard in a browser", () => {
     expect(download.suggestedFilename()).toBe("response.txt");
     await inPage(() => (globalThis as PageGlobals).scrollTo(0, 0));
     await screenshot("run");
+  });
+
+  it("a stream that drops mid-run is resumed with Last-Event-ID: no token lost or repeated", async () => {
+    const FIRST = 10;
+    const lastEventIds: (string | undefined)[] = [];
+    let served = "";
+    // The page's first events request gets the run's first events, then its connection ends, as
+    // a dropped one does; every later request reaches the control plane.
+    await page.route("**/v1/runs/dash-resume/events", async (route) => {
+      lastEventIds.push(route.request().headers()["last-event-id"]);
+      if (lastEventIds.length > 1) return route.continue();
+      const live = await api("/v1/runs/dash-resume/events", { headers: { Accept: "text/event-stream" } });
+      const first = [];
+      for await (const event of readSse(live.body as ReadableStream<Uint8Array>)) {
+        first.push(event);
+        if (first.length === FIRST) break;
+      }
+      served = first.at(-1)?.id ?? "";
+      await route.fulfill({ status: 200, headers: SSE_HEADERS, body: Buffer.from(encodeSseEvents(first)) });
+    });
+    try {
+      await createRun("dash-resume", 50, 100);
+      await go("#/runs/dash-resume");
+      await page.locator('.run-state [data-state="succeeded"]').waitFor({ timeout: 30_000 });
+    } finally {
+      await page.unroute("**/v1/runs/dash-resume/events");
+    }
+    expect(lastEventIds.slice(0, 2)).toEqual([undefined, served]);
+    expect(Number(served)).toBeGreaterThan(0);
+    const events = await sseEventsOf(
+      await api("/v1/runs/dash-resume/events", { headers: { Accept: "text/event-stream" } }),
+    );
+    const streamed = events
+      .filter((event) => event.event === "Token")
+      .map((event) => JSON.parse(event.data).content.text)
+      .join("");
+    expect(await page.locator("#tokens").textContent()).toBe(streamed);
   });
 
   it("cancel from the page settles the run ERR_CANCELED", async () => {
