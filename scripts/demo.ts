@@ -162,6 +162,7 @@ try {
   log.info("demo.ready", {
     control_plane: cp.url,
     auth_file: join(home, "token"),
+    dashboard: `${cp.url}/ (sign in with the token in ${join(home, "token")})`,
     artifacts: join(home, "artifacts", "outputs"),
     try: `THEORY_TOKEN=$(cat ${join(home, "token")}) npx theory run --control-plane ${cp.url} --ref llm/litellm@1 --target local --agent ${AGENT} --inputs-json '{"schema":"v1","params":{"messages":[{"role":"user","content":"hi"}],"max_tokens":50,"token_delay_ms":50}}'`,
     api: `curl -H "Authorization: Bearer $(cat ${join(home, "token")})" ${cp.url}/v1/agents`,

@@ -5,9 +5,8 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import type { ControlPlaneClient } from "../../src/client/control-plane.ts";
-import { OUTPUT_INDEX } from "../../src/contract/primitives.ts";
 import { TheoryError } from "../../src/core/errors.ts";
-import { relativeToPrefix } from "../../src/core/paths.ts";
+import { runOutputPaths } from "../../src/core/paths.ts";
 
 export interface DownloadedRun {
   run_id: string;
@@ -33,13 +32,7 @@ export async function downloadRun(
       "ERR_NOT_FOUND",
       `run ${runId} ended with ${envelope.error.code}: it has no outputs`,
     );
-  const prefix = envelope.index_path.slice(0, -OUTPUT_INDEX.length);
-  const paths = [envelope.index_path, ...envelope.outputs.map((output) => output.path)].map((uri) => {
-    const path = relativeToPrefix(uri, prefix);
-    if (!path)
-      throw new TheoryError("ERR_INTERNAL", `run ${runId}'s envelope lists ${uri} outside its prefix`);
-    return path;
-  });
+  const paths = runOutputPaths(envelope);
   const proof = envelope.meta.proof.etag_map;
   const files: DownloadedRun["files"] = [];
   for (const path of paths) {

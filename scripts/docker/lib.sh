@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Shared by scripts/docker/ensure-*.sh (sourced). The caller defines log() and die(), and sets
-# LOG_FILE to where a started daemon writes.
+# Shared by scripts/docker/ensure-*.sh and scripts/browser/ensure-chromium.sh (sourced). The caller
+# defines log() and die(), and sets LOG_FILE to where a started daemon writes.
 
 # True if process $1 exists and is not a zombie.
 alive() {

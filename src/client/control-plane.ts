@@ -13,6 +13,7 @@ import {
   type RunRequest,
   type RunResource,
   type ToolResource,
+  type Whoami,
 } from "../contract/api.ts";
 import { ApiErrorSchema, type Envelope, EnvelopeSchema } from "../contract/envelope.ts";
 import {
@@ -26,11 +27,13 @@ import {
   getRunRoute,
   getToolRoute,
   listAgentsRoute,
+  listEndpointsRoute,
   listRunsRoute,
   listToolsRoute,
   putEndpointRoute,
   replayRunRoute,
   runEventsRoute,
+  whoamiRoute,
 } from "../contract/routes.ts";
 import { DONE_EVENT } from "../contract/run-events.ts";
 import { type BackoffPolicy, backoffSchedule } from "../core/backoff.ts";
@@ -109,6 +112,11 @@ export class ControlPlaneClient {
   ): Promise<RouteOutput<R>> {
     const { status, text } = await this.text(route, input, options.waitMs ?? 0);
     return parseAnswer(route, status, text);
+  }
+
+  /** GET /v1/whoami: the token's name, scopes and bound agent. */
+  async whoami(): Promise<Whoami> {
+    return this.call(whoamiRoute, {});
   }
 
   /** POST /v1/runs; with `waitSeconds`, `Prefer: wait=N` (the answer may still be unsettled). */
@@ -234,6 +242,11 @@ export class ControlPlaneClient {
       log.warn("events.reconnect", { attempt: attempt + 1, last_event_id: lastId, delay_ms: delay, reason });
       await pause(delay, this.options.signal);
     }
+  }
+
+  /** GET /v1/endpoints: every registration, by ref. */
+  async listEndpoints(): Promise<Endpoint[]> {
+    return (await this.call(listEndpointsRoute, {})).endpoints;
   }
 
   /** PUT /v1/endpoints/{ref}: register (or replace) the ref's URL. */

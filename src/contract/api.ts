@@ -225,6 +225,15 @@ export const SCOPES = ["runs:write", "runs:read", "endpoints:write", "agents:con
 export const ScopeSchema = z.enum(SCOPES);
 export type Scope = z.infer<typeof ScopeSchema>;
 
+/** `GET /v1/whoami`: the presented token's grant as AUTH_TOKENS holds it, without its hash. */
+export const WhoamiSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  scopes: z.array(ScopeSchema),
+  /** The agent an agents:connect token is bound to. */
+  agent: AgentIdSchema.optional(),
+});
+export type Whoami = z.infer<typeof WhoamiSchema>;
+
 /**
  * What happened around a run, stored beside its envelope: everything an envelope must never carry
  * (target, agent, timings, byte counts, attempts).

@@ -17,6 +17,7 @@ import {
   RunResourceSchema,
   type Scope,
   ToolResourceSchema,
+  WhoamiSchema,
 } from "./api.ts";
 import { ApiErrorSchema, EnvelopeSchema } from "./envelope.ts";
 import { RelativePathSchema, RunIdSchema } from "./primitives.ts";
@@ -44,6 +45,8 @@ const Receipt = named(ReceiptSchema, "Receipt");
 const ApiError = named(ApiErrorSchema, "ApiError");
 const EndpointRegistration = named(EndpointRegistrationSchema, "EndpointRegistration");
 const Endpoint = named(EndpointSchema, "Endpoint");
+const EndpointList = named(z.strictObject({ endpoints: z.array(EndpointSchema) }), "EndpointList");
+const Whoami = named(WhoamiSchema, "Whoami");
 const AgentList = named(z.strictObject({ agents: z.array(AgentStatusSchema) }), "AgentList");
 const ToolResource = named(ToolResourceSchema, "ToolResource");
 const ReplayRequest = named(ReplayRequestSchema, "ReplayRequest");
@@ -104,6 +107,16 @@ export const openApiRoute = createRoute({
   responses: {
     200: { description: "OpenAPI 3.1", content: json(z.record(z.string(), z.unknown())) },
   },
+});
+
+export const whoamiRoute = createRoute({
+  operationId: "whoami",
+  method: "get",
+  path: "/v1/whoami",
+  tags: ["meta"],
+  summary: "The presented token's grant: its name, scopes and bound agent (never the token or its hash)",
+  security: security("runs:read"),
+  responses: { 200: { description: "the grant", content: json(Whoami) }, ...errors(401, 403, 500) },
 });
 
 export const listRunsRoute = createRoute({
@@ -256,6 +269,19 @@ export const getOutputRoute = createRoute({
   },
 });
 
+export const listEndpointsRoute = createRoute({
+  operationId: "listEndpoints",
+  method: "get",
+  path: "/v1/endpoints",
+  tags: ["endpoints"],
+  summary: "Every registered endpoint, by ref: its URL and digest, nothing else a registration holds",
+  security: security("endpoints:write"),
+  responses: {
+    200: { description: "the registrations", content: json(EndpointList) },
+    ...errors(401, 403, 500),
+  },
+});
+
 export const putEndpointRoute = createRoute({
   operationId: "putEndpoint",
   method: "put",
@@ -382,6 +408,7 @@ export const ciHookRoute = createRoute({
 export const ROUTES = [
   healthRoute,
   openApiRoute,
+  whoamiRoute,
   listRunsRoute,
   createRunRoute,
   getRunRoute,
@@ -390,6 +417,7 @@ export const ROUTES = [
   runEventsRoute,
   cancelRunRoute,
   getOutputRoute,
+  listEndpointsRoute,
   putEndpointRoute,
   getEndpointRoute,
   deleteEndpointRoute,

@@ -1,4 +1,10 @@
-import { ARTIFACTS_ROOT, RelativePathSchema, writePrefixProblem } from "../contract/primitives.ts";
+import type { SuccessEnvelope } from "../contract/envelope.ts";
+import {
+  ARTIFACTS_ROOT,
+  OUTPUT_INDEX,
+  RelativePathSchema,
+  writePrefixProblem,
+} from "../contract/primitives.ts";
 import { refSlug } from "../contract/ref.ts";
 import { TheoryError } from "./errors.ts";
 
@@ -44,6 +50,23 @@ export function relativeToPrefix(uri: string, runPrefix: string): string | undef
   if (!uri.startsWith(runPrefix)) return undefined;
   const rest = uri.slice(runPrefix.length);
   return RelativePathSchema.safeParse(rest).success ? rest : undefined;
+}
+
+/**
+ * A success envelope's index and outputs as paths below the run's prefix (the index first), as
+ * `GET /v1/runs/{id}/outputs/{path}` takes them; a URI outside the prefix is ERR_INTERNAL.
+ */
+export function runOutputPaths(envelope: SuccessEnvelope): string[] {
+  const prefix = envelope.index_path.slice(0, -OUTPUT_INDEX.length);
+  return [envelope.index_path, ...envelope.outputs.map((output) => output.path)].map((uri) => {
+    const path = relativeToPrefix(uri, prefix);
+    if (!path)
+      throw new TheoryError(
+        "ERR_INTERNAL",
+        `run ${envelope.run_id}'s envelope lists ${uri} outside its prefix`,
+      );
+    return path;
+  });
 }
 
 /** What the control plane stores beside a run's outputs, under the same `{world_id}/{run_id}/` keys. */

@@ -11,6 +11,7 @@ import { withRuntime } from "./api/middleware.ts";
 import { mount } from "./api/mount.ts";
 import { mountRuns } from "./api/runs.ts";
 import { mountTools } from "./api/tools.ts";
+import { mountWhoami } from "./api/whoami.ts";
 
 export { AgentTunnel } from "../../durable-objects/agent-tunnel.ts";
 export { EndpointDirectory } from "../../durable-objects/endpoint-directory.ts";
@@ -23,6 +24,7 @@ const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 mount(app, healthRoute, (c) => c.json({ ok: true as const }));
 mount(app, openApiRoute, (c) => c.json(openApiDocument()));
 app.use("/v1/*", withRuntime);
+mountWhoami(app);
 mountRuns(app);
 mountEndpoints(app);
 mountAgents(app);

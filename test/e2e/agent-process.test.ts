@@ -1,16 +1,15 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
+import { type AgentProcess, startAgentProcess } from "./support/agent-process.ts";
 import { freePort } from "./support/docker.ts";
 import { startRecordedProcessor } from "./support/source-processor.ts";
 
 // The real `theory agent` process as an operator runs it, across a real control-plane restart
 // (wrangler dev stopped and started again on the same port and state), and refused for good.
-const root = join(import.meta.dirname, "..", "..");
 const DIGEST = `sha256:${"4".repeat(64)}`;
 const AGENT = "e2e-proc";
 let dir = "";
@@ -54,36 +53,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface AgentProcess {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function startAgent(agentId: string, token: string): AgentProcess {
-  const child = spawn(
-    process.execPath,
-    [join(root, "agent", "bin", "theory.js"), "agent", "--agent-id", agentId, "--json"],
-    {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH,
-        THEORY_HOME: home,
-        THEORY_CONTROL_PLANE: controlPlane.url,
-        THEORY_AGENT_TOKEN: token,
-        THEORY_LOG_LEVEL: "debug",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (chunk) => (stdout += chunk));
-  child.stderr?.on("data", (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
+const startAgent = (agentId: string, token: string): AgentProcess =>
+  startAgentProcess({ agentId, token, home, controlPlane: controlPlane.url });
 
 /** The NDJSON events the process logged so far, by name. */
 const events = (agent: AgentProcess, name: string) =>

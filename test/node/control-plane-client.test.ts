@@ -187,6 +187,22 @@ describe("endpoint registrations (modalctl)", () => {
     expect(seen.map((s) => s.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
   });
 
+  it("GET /v1/endpoints lists the registrations; GET /v1/whoami the token's grant", async () => {
+    const paths: (string | undefined)[] = [];
+    const url = await serve((req, res) => {
+      paths.push(req.url);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        req.url === "/v1/whoami"
+          ? JSON.stringify({ name: "ops", scopes: ["runs:read", "endpoints:write"] })
+          : JSON.stringify({ endpoints: [{ ref: REF, ...REGISTRATION }] }),
+      );
+    });
+    expect(await client(url).listEndpoints()).toEqual([{ ref: REF, ...REGISTRATION }]);
+    expect(await client(url).whoami()).toEqual({ name: "ops", scopes: ["runs:read", "endpoints:write"] });
+    expect(paths).toEqual(["/v1/endpoints", "/v1/whoami"]);
+  });
+
   it("none registered: GET is null, DELETE false; a removed one: DELETE true", async () => {
     // GET, then DELETE twice: the first two find nothing, the third removes one.
     const url = await serve((_req, res, connection) => {

@@ -47,9 +47,12 @@ const WORKERD_GLOBAL = "export const state: DurableObjectState | undefined = und
 const NEUTRAL = 'export const text = new TextEncoder().encode("ok");\n';
 
 describe("one TypeScript config per runtime", () => {
-  it.each(["shared", "worker", "node"])("admits runtime-neutral code under %s", async (config) => {
-    expect(await typecheck(config, NEUTRAL)).toEqual({ ok: true, output: "" });
-  });
+  it.each(["shared", "worker", "node", "dashboard"])(
+    "admits runtime-neutral code under %s",
+    async (config) => {
+      expect(await typecheck(config, NEUTRAL)).toEqual({ ok: true, output: "" });
+    },
+  );
 
   it.each([
     { config: "worker", source: NODE_IMPORT, name: "node:fs" },
@@ -60,6 +63,10 @@ describe("one TypeScript config per runtime", () => {
     { config: "shared", source: WORKERD_GLOBAL, name: "DurableObjectState" },
     { config: "node", source: WORKERD_IMPORT, name: "cloudflare:workers" },
     { config: "node", source: WORKERD_GLOBAL, name: "DurableObjectState" },
+    { config: "dashboard", source: NODE_IMPORT, name: "node:fs" },
+    { config: "dashboard", source: NODE_GLOBAL, name: "__dirname" },
+    { config: "dashboard", source: WORKERD_IMPORT, name: "cloudflare:workers" },
+    { config: "dashboard", source: WORKERD_GLOBAL, name: "DurableObjectState" },
   ])("refuses, under $config, code that reaches for $name", async ({ config, source, name }) => {
     const result = await typecheck(config, source);
     expect(result.ok).toBe(false);

@@ -8,6 +8,7 @@ import {
   localRunPrefix,
   normalizeWritePrefix,
   relativeToPrefix,
+  runOutputPaths,
   worldRunPrefix,
 } from "../../src/core/paths.ts";
 
@@ -98,5 +99,18 @@ describe("artifact URIs", () => {
     expect(relativeToPrefix("world://w1/run-1/../run-2/a.txt", prefix)).toBeUndefined();
     expect(relativeToPrefix("world://w1/run-1/", prefix)).toBeUndefined();
     expect(RelativePathSchema.safeParse("a/..").success).toBe(false);
+  });
+
+  it("gives a success envelope's index and outputs as paths below its prefix, the index first", () => {
+    const envelope = {
+      status: "success" as const,
+      run_id: "run-1",
+      outputs: [{ path: "world://w1/run-1/a/b.txt" }, { path: "world://w1/run-1/c.txt" }],
+      index_path: "world://w1/run-1/outputs.json",
+      meta: { env_fingerprint: "cpu:1", image_digest: `sha256:${"0".repeat(64)}`, proof: { etag_map: {} } },
+    };
+    expect(runOutputPaths(envelope)).toEqual(["outputs.json", "a/b.txt", "c.txt"]);
+    const outside = { ...envelope, outputs: [{ path: "world://w1/run-2/x.txt" }] };
+    expect(() => runOutputPaths(outside)).toThrow(TheoryError);
   });
 });

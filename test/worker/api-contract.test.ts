@@ -100,8 +100,51 @@ describe("API contract", () => {
   });
 });
 
+describe("GET /v1/whoami", () => {
+  it("answers the token's grant: name and scopes, never its hash", async () => {
+    const admin = await api("/v1/whoami");
+    expect(admin.status).toBe(200);
+    expect(await admin.json()).toEqual({
+      name: "admin",
+      scopes: ["runs:write", "runs:read", "endpoints:write"],
+    });
+    expect(await (await api("/v1/whoami", { token: "reader" })).json()).toEqual({
+      name: "reader",
+      scopes: ["runs:read"],
+    });
+  });
+
+  it("no token -> 401, a token without runs:read -> 403", async () => {
+    await expectError(await api("/v1/whoami", { token: null }), 401, "ERR_AUTH");
+    await expectError(await api("/v1/whoami", { token: "agent" }), 403, "ERR_AUTH");
+  });
+});
+
 describe("endpoints", () => {
   const digest = `sha256:${"c".repeat(64)}`;
+
+  it("GET /v1/endpoints lists each registration by ref: ref, url and digest only", async () => {
+    const listed = async () =>
+      ((await (await api("/v1/endpoints")).json()) as { endpoints: Record<string, unknown>[] }).endpoints;
+    await api("/v1/endpoints/echo/text@1", { method: "DELETE" });
+    expect((await listed()).map((endpoint) => endpoint.ref)).not.toContain("echo/text@1");
+    await api("/v1/endpoints/echo/text@1", {
+      method: "PUT",
+      json: { url: "https://echo--app.modal.run", image_digest: digest },
+    });
+    const endpoints = await listed();
+    expect(endpoints.find((endpoint) => endpoint.ref === "echo/text@1")).toEqual({
+      ref: "echo/text@1",
+      url: "https://echo--app.modal.run",
+      image_digest: digest,
+    });
+    expect(endpoints.map((endpoint) => endpoint.ref)).toEqual(
+      endpoints.map((endpoint) => endpoint.ref).sort(),
+    );
+    await api("/v1/endpoints/echo/text@1", { method: "DELETE" });
+    await expectError(await api("/v1/endpoints", { token: "reader" }), 403, "ERR_AUTH");
+    await expectError(await api("/v1/endpoints", { token: null }), 401, "ERR_AUTH");
+  });
 
   it("PUT registers, GET reads it back, DELETE removes it", async () => {
     const put = await api("/v1/endpoints/echo/text@1", {

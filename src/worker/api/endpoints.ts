@@ -1,7 +1,12 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { endpointResource } from "../../contract/api.ts";
 import { RefSchema } from "../../contract/ref.ts";
-import { deleteEndpointRoute, getEndpointRoute, putEndpointRoute } from "../../contract/routes.ts";
+import {
+  deleteEndpointRoute,
+  getEndpointRoute,
+  listEndpointsRoute,
+  putEndpointRoute,
+} from "../../contract/routes.ts";
 import { TheoryError } from "../../core/errors.ts";
 import { lookupTool } from "../../core/tool-registry.ts";
 import { checkOutboundUrl } from "../../core/url-policy.ts";
@@ -31,6 +36,17 @@ function endpointUrl(raw: string, allowLoopback: boolean): string {
 
 /** `/v1/endpoints/{ref}` (docs/api.md#endpoints): where a ref's processor is reachable for target modal. */
 export function mountEndpoints(app: OpenAPIHono<AppEnv>): void {
+  /** One directory object per ref: the registry's refs say which to ask. */
+  mount(app, listEndpointsRoute, async (c) => {
+    const refs = Object.keys(c.var.runtime.toolRegistry.tools).sort();
+    const found = await Promise.all(refs.map((ref) => endpointDirectory(c.env, ref).get()));
+    // As each registration's own GET shows it: never its token.
+    const endpoints = refs.flatMap((ref, i) => {
+      const registration = found[i];
+      return registration ? [endpointResource(ref, registration)] : [];
+    });
+    return c.json({ endpoints });
+  });
   mount(app, putEndpointRoute, async (c) => {
     const ref = refParam(c.var.runtime, c.req.valid("param"));
     const body = c.req.valid("json");
