@@ -123,16 +123,22 @@ describe("GET /v1/whoami", () => {
 describe("endpoints", () => {
   const digest = `sha256:${"c".repeat(64)}`;
 
-  it("GET /v1/endpoints lists each registration by ref: ref, url and digest only", async () => {
+  it("GET /v1/endpoints lists each registration by ref as its GET shows it: never the token", async () => {
     const listed = async () =>
       ((await (await api("/v1/endpoints")).json()) as { endpoints: Record<string, unknown>[] }).endpoints;
     await api("/v1/endpoints/echo/text@1", { method: "DELETE" });
     expect((await listed()).map((endpoint) => endpoint.ref)).not.toContain("echo/text@1");
-    await api("/v1/endpoints/echo/text@1", {
+    const put = await api("/v1/endpoints/echo/text@1", {
       method: "PUT",
-      json: { url: "https://echo--app.modal.run", image_digest: digest },
+      json: {
+        url: "https://echo--app.modal.run",
+        image_digest: digest,
+        processor_token: TEST_PROCESSOR_TOKEN,
+      },
     });
+    expect(put.status).toBe(200);
     const endpoints = await listed();
+    expect(JSON.stringify(endpoints)).not.toContain(TEST_PROCESSOR_TOKEN);
     expect(endpoints.find((endpoint) => endpoint.ref === "echo/text@1")).toEqual({
       ref: "echo/text@1",
       url: "https://echo--app.modal.run",
