@@ -69,7 +69,9 @@ describe("strict parsing: every mistake is ERR_INPUTS, exit 2, naming it", () =>
     const none = await theory(["--json"]);
     expect([none.code, errorOf(none).message]).toEqual([
       2,
-      expect.stringContaining("give a command: theory agent|imagectl|localctl|modalctl|run|runs"),
+      expect.stringContaining(
+        "give a command: theory agent|conformance|imagectl|localctl|modalctl|run|runs|tools",
+      ),
     ]);
   });
 

@@ -5,7 +5,13 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
-import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
+import {
+  type LocalProcess,
+  makeGrant,
+  type ProcessorProcess,
+  registrationFor,
+  startControlPlane,
+} from "../../scripts/lib/local-stack.ts";
 import { readSse } from "../../src/core/sse-reader.ts";
 import { encodeSseEvents, SSE_HEADERS } from "../../src/core/sse-writer.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
@@ -27,7 +33,7 @@ const WIDE = { width: 1100, height: 720 };
 const SCREENSHOTS = join(root, "docs", "screenshots");
 
 let dir = "";
-let processor: LocalProcess;
+let processor: ProcessorProcess;
 let controlPlane: LocalProcess;
 let s3: LocalS3;
 let agent: AgentProcess;
@@ -65,7 +71,7 @@ beforeAll(async () => {
   });
   const put = await api(`/v1/endpoints/${REF}`, {
     method: "PUT",
-    body: JSON.stringify({ url: processor.url, image_digest: DIGEST }),
+    body: JSON.stringify(registrationFor(processor, DIGEST)),
   });
   expect(put.status).toBe(200);
   agent = startAgentProcess({
