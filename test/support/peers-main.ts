@@ -2,6 +2,8 @@
 // each tool, and a peer that misbehaves as its message asks), prints their URLs as one JSON line on
 // stdout, and stops them when stdin closes. Run as its own Node process: the workerd test project
 // resolves packages for the browser, which `ws` servers cannot run under.
+
+import { echoTool } from "../../processor/tools/echo.ts";
 import { startColdEndpoint } from "./cold-endpoint.ts";
 import { DIGEST_B } from "./examples.ts";
 import { startProcessor } from "./processor.ts";
@@ -21,6 +23,17 @@ const echo = await startProcessor({
 const echoRebuilt = await startProcessor({
   toolRef: "echo/text@1",
   env: { ENV_FINGERPRINT: "cpu:0.25;memory:256Mi", IMAGE_DIGEST: DIGEST_B },
+});
+// The same tool and digest, but its output changed (a nondeterministic tool, or one whose behaviour
+// moved under a pinned image): its envelopes drift from echo's in the proof alone.
+const shoutingEcho: typeof echoTool = {
+  ...echoTool,
+  run: async ({ params }) => ({ "text/echo.txt": params.text.toUpperCase() }),
+};
+const echoChanged = await startProcessor({
+  toolRef: "echo/text@1",
+  env: { ENV_FINGERPRINT: "cpu:0.25;memory:256Mi" },
+  tools: [shoutingEcho],
 });
 const rogue = await startRogueProcessor({
   script: (socket, payload) => {
@@ -51,7 +64,7 @@ const cold = await startColdEndpoint({
   idleMs: 1000,
 });
 process.stdout.write(
-  `${JSON.stringify({ s3Endpoint: s3.endpoint, processors: { litellm: litellm.http, echo: echo.http, echoRebuilt: echoRebuilt.http, rogue: rogue.url, receiver: receiver.url, proxyGate: gate.url, cold: cold.url } })}\n`,
+  `${JSON.stringify({ s3Endpoint: s3.endpoint, processors: { litellm: litellm.http, echo: echo.http, echoRebuilt: echoRebuilt.http, echoChanged: echoChanged.http, rogue: rogue.url, receiver: receiver.url, proxyGate: gate.url, cold: cold.url } })}\n`,
 );
 process.stdin.resume();
 process.stdin.on("end", async () => {
@@ -60,6 +73,7 @@ process.stdin.on("end", async () => {
     litellm.close(),
     echo.close(),
     echoRebuilt.close(),
+    echoChanged.close(),
     rogue.close(),
     receiver.close(),
     gate.close(),

@@ -6,6 +6,8 @@ export interface Peers {
     echo: string;
     /** echo/text@1 from another image digest. */
     echoRebuilt: string;
+    /** echo/text@1 at echo's digest, writing other bytes. */
+    echoChanged: string;
     rogue: string;
     receiver: string;
     proxyGate: string;

@@ -78,6 +78,31 @@ describe("POST /v1/runs/{id}/replay", () => {
     }
   });
 
+  it("drift: the same digest now writes other bytes -> drifted in the output's ETag alone", async () => {
+    await registerEndpoint("echo/text@1", processors.echo, DIGEST_A);
+    const originalId = uniqueRunId("changed");
+    const { resource: original } = await runAndWait(echoRequest(originalId));
+    expect(original.state).toBe("succeeded");
+
+    await registerEndpoint("echo/text@1", processors.echoChanged, DIGEST_A);
+    try {
+      const verdict = ReplayVerdictSchema.parse(await (await replay(originalId)).json());
+      const field = 'meta.proof.etag_map["text/echo.txt"]';
+      expect(verdict).toMatchObject({ verdict: "drifted", replay: { state: "succeeded" } });
+      expect(verdict.differences).toEqual([
+        {
+          field,
+          original: original.envelope.meta.proof.etag_map["text/echo.txt"],
+          replay:
+            verdict.replay.envelope?.status === "success" &&
+            verdict.replay.envelope.meta.proof.etag_map["text/echo.txt"],
+        },
+      ]);
+    } finally {
+      await registerEndpoint("echo/text@1", processors.echo, DIGEST_A);
+    }
+  });
+
   it("a replay that fails where its original succeeded is drifted, naming the status and the error", async () => {
     await registerEndpoint("llm/litellm@1", processors.litellm);
     const originalId = uniqueRunId("then-failed");
