@@ -3,12 +3,25 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SCOPES } from "../../src/contract/api.ts";
 import type { BackoffPolicy } from "../../src/core/backoff.ts";
 import { waitStartedHealthy } from "../../src/core/health.ts";
 import { newProcessorToken, PROCESSOR_TOKEN_ENV } from "../../src/core/processor-auth.ts";
+
+/** A port nothing listens on right now, for a process or a host-network container to listen on. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
 
 const root = join(import.meta.dirname, "..", "..");
 

@@ -3,9 +3,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
-import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
+import {
+  freePort,
+  type LocalProcess,
+  makeGrant,
+  type ProcessorProcess,
+  startControlPlane,
+} from "../../scripts/lib/local-stack.ts";
+import type { RunResource } from "../../src/contract/api.ts";
+import { ackIn } from "../support/sse.ts";
+import { until } from "../support/until.ts";
 import { type AgentProcess, startAgentProcess } from "./support/agent-process.ts";
-import { freePort } from "./support/docker.ts";
 import { startRecordedProcessor } from "./support/source-processor.ts";
 
 // The real `theory agent` process as an operator runs it, across a real control-plane restart
@@ -14,7 +22,7 @@ const DIGEST = `sha256:${"4".repeat(64)}`;
 const AGENT = "e2e-proc";
 let dir = "";
 let home = "";
-let processor: LocalProcess;
+let processor: ProcessorProcess;
 let controlPlane: LocalProcess;
 let cpPort = 0;
 let authTokens = "";
@@ -65,36 +73,50 @@ const events = (agent: AgentProcess, name: string) =>
     .map((line) => JSON.parse(line) as Record<string, unknown>)
     .filter((line) => line.event === name);
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 async function online(): Promise<boolean> {
   const response = await fetch(`${controlPlane.url}/v1/agents`, { headers });
   const list = (await response.json()) as { agents: { agent_id: string; online: boolean }[] };
   return list.agents.some((agent) => agent.agent_id === AGENT && agent.online);
 }
 
+const localRequest = (runId: string, inputs: object) => ({
+  ref: "llm/litellm@1",
+  run_id: runId,
+  mode: "mock",
+  inputs,
+  target: "local",
+  agent: AGENT,
+  artifact_scope: "local",
+});
+
 async function runLocal(runId: string) {
   const response = await fetch(`${controlPlane.url}/v1/runs`, {
     method: "POST",
     headers: { ...headers, Prefer: "wait=20" },
-    body: JSON.stringify({
-      ref: "llm/litellm@1",
-      run_id: runId,
-      mode: "mock",
-      inputs: litellmInputs("hi"),
-      target: "local",
-      agent: AGENT,
-      artifact_scope: "local",
-    }),
+    body: JSON.stringify(localRequest(runId, litellmInputs("hi"))),
   });
   return (await response.json()) as { state: string; envelope?: { status: string } };
 }
+
+/** A local run of about 20 s, started (not waited on) and followed until the processor's Ack. */
+async function startSlowRun(runId: string): Promise<void> {
+  const response = await fetch(`${controlPlane.url}/v1/runs`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify(localRequest(runId, llmInputs("slow", { max_tokens: 400, token_delay_ms: 50 }))),
+  });
+  expect(response.status).toBe(202);
+  await ackIn(await fetch(`${controlPlane.url}/v1/runs/${runId}/events`, { headers }));
+}
+
+/** The run once it settles, polled for at most `ms`. */
+const settled = (runId: string, ms: number) =>
+  until(
+    `run ${runId} settled`,
+    async () =>
+      (await (await fetch(`${controlPlane.url}/v1/runs/${runId}`, { headers })).json()) as RunResource,
+    { timeoutMs: ms, intervalMs: 100, done: (resource) => resource.envelope !== null },
+  );
 
 /** Exits within `ms`, or the test fails (and the process is killed). */
 async function exitCode(agent: AgentProcess, ms = 30_000): Promise<number | null> {
@@ -121,7 +143,7 @@ describe("the theory agent process", () => {
 
       const hellos = events(agent, "ws.connect.ok").length;
       controlPlane = await startCp();
-      await until("the agent online again", online, 60_000);
+      await until("the agent online again", online, { timeoutMs: 60_000 });
       expect(events(agent, "ws.connect.ok").length).toBeGreaterThan(hellos);
       expect((await runLocal("proc-after")).state).toBe("succeeded");
       expect(agent.child.exitCode).toBeNull();
@@ -133,6 +155,56 @@ describe("the theory agent process", () => {
       agent.child.kill("SIGKILL");
     }
   }, 180_000);
+
+  it("its processor killed (SIGKILL) mid-run: the run settles at once as a lost connection; the agent stays and runs again", async () => {
+    const agent = startAgent(AGENT, agentToken);
+    try {
+      await until("the agent online", online);
+      await startSlowRun("proc-processor-killed");
+      const killedAt = Date.now();
+      processor.child.kill("SIGKILL");
+      const resource = await settled("proc-processor-killed", 10_000);
+      expect(Date.now() - killedAt).toBeLessThan(5000);
+      expect(resource).toMatchObject({
+        state: "failed",
+        envelope: {
+          error: { code: "ERR_ENDPOINT_MISSING", message: expect.stringContaining("lost mid-run") },
+          meta: { image_digest: DIGEST },
+        },
+      });
+      expect(agent.child.exitCode).toBeNull();
+      // Started again (localctl would record it the same way): the next run takes it.
+      processor = await startRecordedProcessor(dir, home, DIGEST);
+      expect((await runLocal("proc-after-processor")).state).toBe("succeeded");
+    } finally {
+      agent.child.kill("SIGKILL");
+      await agent.exited;
+    }
+  }, 60_000);
+
+  it("killed itself (SIGKILL) mid-run: the run settles within seconds, not at its timeout; a new agent runs", async () => {
+    const agent = startAgent(AGENT, agentToken);
+    await until("the agent online", online);
+    await startSlowRun("proc-agent-killed");
+    const killedAt = Date.now();
+    agent.child.kill("SIGKILL");
+    await agent.exited;
+    const resource = await settled("proc-agent-killed", 15_000);
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    expect(resource).toMatchObject({
+      state: "failed",
+      envelope: { error: { code: "ERR_ENDPOINT_MISSING" } },
+    });
+
+    const again = startAgent(AGENT, agentToken);
+    try {
+      await until("the new agent online", online);
+      expect((await runLocal("proc-after-agent")).state).toBe("succeeded");
+    } finally {
+      again.child.kill("SIGKILL");
+      await again.exited;
+    }
+  }, 60_000);
 
   it("a token without agents:connect: exits 3 with ERR_AUTH on stdout", async () => {
     const agent = startAgent(AGENT, readerToken);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import {
+  freePort,
   type LocalProcess,
   makeGrant,
   type ProcessorProcess,
@@ -13,7 +14,6 @@ import {
 import { createLogger } from "../../src/core/log.ts";
 import { readSse } from "../../src/core/sse-reader.ts";
 import { directEnvelope } from "../support/direct.ts";
-import { freePort } from "./support/docker.ts";
 import { startRecordedProcessor } from "./support/source-processor.ts";
 
 const DIGEST = `sha256:${"1".repeat(64)}`;

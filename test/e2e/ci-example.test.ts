@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { echoInputs } from "../../scripts/lib/inputs.ts";
 import {
+  freePort,
   type LocalProcess,
   makeGrant,
   type ProcessorProcess,
@@ -16,7 +17,6 @@ import {
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
 import { TEST_HOOKS, TEST_WEBHOOK_SIGNING_SECRET } from "../support/tokens.ts";
-import { freePort } from "./support/docker.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const exec = promisify(execFile);

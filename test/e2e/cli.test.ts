@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "./support/docker.ts";
+import { freePort } from "../../scripts/lib/local-stack.ts";
 
 // The real `theory` binary as a user meets it: declared flags, generated help, strict parsing with
 // exit status 2 for every mistake, and an unreachable control plane.

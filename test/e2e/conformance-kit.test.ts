@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHECKS } from "../../agent/conformance/kit.ts";
 import type { LocalProcess } from "../../scripts/lib/local-stack.ts";
+import { freePort } from "../../scripts/lib/local-stack.ts";
 import { waitStartedHealthy } from "../../src/core/health.ts";
 import { BROKEN_PROCESSORS } from "../support/broken-processors.ts";
 import { type PatchedProcessor, startPatchedProcessor } from "../support/patched-processor.ts";
 import { TEST_PROCESSOR_TOKEN } from "../support/tokens.ts";
-import { freePort } from "./support/docker.ts";
 import { startRecordedProcessor } from "./support/source-processor.ts";
 
 // The real `theory conformance` binary against processors written in two languages, a broken

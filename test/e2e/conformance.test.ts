@@ -7,6 +7,7 @@ import { envelopeModuloRun } from "../../agent/conformance/envelope.ts";
 import { mockTokens } from "../../processor/tools/litellm.ts";
 import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import {
+  freePort,
   type LocalProcess,
   makeGrant,
   type ProcessorProcess,
@@ -16,7 +17,6 @@ import {
 } from "../../scripts/lib/local-stack.ts";
 import { EnvelopeSchema } from "../../src/contract/envelope.ts";
 import { sseEventsOf } from "../support/sse.ts";
-import { freePort } from "./support/docker.ts";
 
 const DIGEST = `sha256:${"3".repeat(64)}`;
 let dir = "";

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
+  freePort,
   type LocalProcess,
   makeToken,
   type ProcessorProcess,
@@ -13,7 +14,6 @@ import {
 } from "../../scripts/lib/local-stack.ts";
 import { directEnvelope } from "../support/direct.ts";
 import { makeTestCa, startTlsTerminator } from "../support/tls.ts";
-import { freePort } from "./support/docker.ts";
 
 const DIGEST = `sha256:${"0".repeat(64)}`;
 let dir = "";

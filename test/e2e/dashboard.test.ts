@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
+  freePort,
   type LocalProcess,
   makeGrant,
   type ProcessorProcess,
@@ -16,9 +17,9 @@ import { readSse } from "../../src/core/sse-reader.ts";
 import { encodeSseEvents, SSE_HEADERS } from "../../src/core/sse-writer.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
 import { sseEventsOf } from "../support/sse.ts";
+import { until } from "../support/until.ts";
 import { type AgentProcess, startAgentProcess } from "./support/agent-process.ts";
 import { launchChromium } from "./support/browser.ts";
-import { freePort } from "./support/docker.ts";
 import { startRecordedProcessor } from "./support/source-processor.ts";
 
 // The dashboard in a real browser (Debian's Chromium through playwright-core), served by the control
@@ -130,14 +131,6 @@ async function createRun(
     }),
   });
   expect(response.status, await response.clone().text()).toBeLessThan(300);
-}
-
-async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 async function signIn(token: string): Promise<void> {

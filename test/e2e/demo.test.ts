@@ -6,8 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { freePort } from "../../scripts/lib/local-stack.ts";
 import { EnvelopeSchema } from "../../src/contract/envelope.ts";
-import { docker, freePort } from "./support/docker.ts";
+import { docker } from "./support/docker.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const homes: string[] = [];

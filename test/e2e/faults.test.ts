@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
+  freePort,
   type LocalProcess,
   makeToken,
   type ProcessorProcess,
@@ -12,8 +13,8 @@ import {
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
 import { ReceiptSchema, type RunResource } from "../../src/contract/api.ts";
-import { readSse } from "../../src/core/sse-reader.ts";
-import { freePort } from "./support/docker.ts";
+import { ackIn } from "../support/sse.ts";
+import { until } from "../support/until.ts";
 
 // Faults with real processes, all on loopback: a processor killed (SIGKILL) or frozen (SIGSTOP)
 // mid-run, and the control plane (wrangler dev) restarted with runs in flight, its state kept.
@@ -98,25 +99,19 @@ async function submit(request: object): Promise<void> {
   expect(response.status).toBe(202);
 }
 
-/** Follows the run's events until the processor's Ack is in them. */
-async function waitForAck(runId: string): Promise<void> {
-  const response = await api(`/v1/runs/${runId}/events`);
-  for await (const event of readSse(response.body as ReadableStream<Uint8Array>)) {
-    if (event.event === "Ack") break;
-    if (event.event === "done") throw new Error(`run ${runId} settled before its Ack`);
-  }
-}
+const waitForAck = async (runId: string) => ackIn(await api(`/v1/runs/${runId}/events`));
 
-/** Polls the run until it settles, at most `withinMs`. */
+/** Polls the run until it settles, at most `withinMs` (across a restart: no answer is no run yet). */
 async function settled(runId: string, withinMs: number): Promise<RunResource> {
-  const until = Date.now() + withinMs;
-  while (Date.now() < until) {
-    const response = await api(`/v1/runs/${runId}`).catch(() => undefined);
-    const resource = response?.ok ? ((await response.json()) as RunResource) : undefined;
-    if (resource?.envelope) return resource;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`run ${runId} did not settle within ${withinMs} ms`);
+  const resource = await until(
+    `run ${runId} settled`,
+    async () => {
+      const response = await api(`/v1/runs/${runId}`).catch(() => undefined);
+      return response?.ok ? ((await response.json()) as RunResource) : undefined;
+    },
+    { timeoutMs: withinMs, intervalMs: 100, done: (found) => Boolean(found?.envelope) },
+  );
+  return resource as RunResource;
 }
 
 const receiptOf = async (runId: string) =>

@@ -4,8 +4,9 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../scripts/lib/local-stack.ts";
 import { parseToolRegistry } from "../../src/core/tool-registry.ts";
-import { docker, freePort } from "./support/docker.ts";
+import { docker } from "./support/docker.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const cli = join(root, "agent", "bin", "theory.js");

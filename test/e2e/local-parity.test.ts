@@ -6,8 +6,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
-import { type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
-import { docker, freePort } from "./support/docker.ts";
+import { freePort, type LocalProcess, makeGrant, startControlPlane } from "../../scripts/lib/local-stack.ts";
+import { docker } from "./support/docker.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const exec = promisify(execFile);

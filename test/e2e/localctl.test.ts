@@ -8,9 +8,10 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import { echoInputs } from "../../scripts/lib/inputs.ts";
+import { freePort } from "../../scripts/lib/local-stack.ts";
 import { canonicalJson } from "../../src/core/canonical.ts";
 import { payloadFor, postJson, startProcessor } from "../support/processor.ts";
-import { docker, freePort } from "./support/docker.ts";
+import { docker } from "./support/docker.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const REPO = "127.0.0.1:5000/theory/localctl-e2e";

@@ -8,14 +8,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
-import { type LocalProcess, makeGrant } from "../../scripts/lib/local-stack.ts";
+import { freePort, type LocalProcess, makeGrant } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { modalProxyHeaders, processorAuthHeaders } from "../../src/core/processor-auth.ts";
 import { declaredApps } from "../support/modal-standin/deploy.ts";
 import { type ModalStandin, startModalStandin } from "../support/modal-standin/server.ts";
 import { makeTestCa, type TestCa } from "../support/tls.ts";
 import { TEST_MODAL_PROXY } from "../support/tokens.ts";
-import { docker, freePort } from "./support/docker.ts";
+import { docker } from "./support/docker.ts";
 import { type CliResult, httpsRequest, pushImage, runTheory, startCp } from "./support/modal-stack.ts";
 
 // A Modal web endpoint end to end: `modalctl deploy-file` writes the app, the app file is deployed

@@ -8,7 +8,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { sandboxSpec } from "../../agent/modalctl/plan.ts";
 import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
-import { type LocalProcess, makeGrant } from "../../scripts/lib/local-stack.ts";
+import { freePort, type LocalProcess, makeGrant } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { newProcessorToken } from "../../src/core/processor-auth.ts";
 import { parseToolRegistry } from "../../src/core/tool-registry.ts";
@@ -20,7 +20,6 @@ import {
   startModalStandin,
 } from "../support/modal-standin/server.ts";
 import { makeTestCa, type TestCa } from "../support/tls.ts";
-import { freePort } from "./support/docker.ts";
 import { type CliResult, httpsRequest, pushImage, runTheory, startCp } from "./support/modal-stack.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { renderReport, runConformance } from "../../agent/conformance/kit.ts";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
+import { freePort } from "../../scripts/lib/local-stack.ts";
 import { HEALTH_BACKOFF } from "../../src/core/backoff.ts";
 import { pollHealth } from "../../src/core/health.ts";
 import { toolDefinition } from "../../src/core/tool-inputs.ts";
@@ -16,7 +17,7 @@ import {
   startProcessor,
 } from "../support/processor.ts";
 import { TEST_PROCESSOR_TOKEN } from "../support/tokens.ts";
-import { docker, freePort } from "./support/docker.ts";
+import { docker } from "./support/docker.ts";
 
 const ENV_FINGERPRINT = "cpu:1;memory:2Gi";
 let container = "";

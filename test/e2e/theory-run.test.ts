@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
+  freePort,
   type LocalProcess,
   makeToken,
   type ProcessorProcess,
@@ -14,7 +15,6 @@ import {
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
-import { freePort } from "./support/docker.ts";
 
 // `theory run` and `theory runs` as a user runs them: the CLI in a subprocess, against the control
 // plane under wrangler dev, which dials a processor from source registered as the ref's endpoint.

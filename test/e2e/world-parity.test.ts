@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
+  freePort,
   type LocalProcess,
   makeGrant,
   type ProcessorProcess,
@@ -13,7 +14,6 @@ import {
 } from "../../scripts/lib/local-stack.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
-import { freePort } from "./support/docker.ts";
 import { startRecordedProcessor } from "./support/source-processor.ts";
 
 const DIGEST = `sha256:${"4".repeat(64)}`;

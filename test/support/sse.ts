@@ -12,3 +12,12 @@ export function sseEventsOf(body: Response | string): Promise<SseEvent[]> {
   const response = typeof body === "string" ? new Response(body) : body;
   return collect(readSse(response.body as ReadableStream<Uint8Array>));
 }
+
+/** Reads a run's event stream (`GET /v1/runs/{id}/events`) until the processor's Ack is in it. */
+export async function ackIn(events: Response): Promise<void> {
+  for await (const event of readSse(events.body as ReadableStream<Uint8Array>)) {
+    if (event.event === "Ack") return;
+    if (event.event === "done") throw new Error("the run settled before its Ack");
+  }
+  throw new Error("the event stream ended before the Ack");
+}

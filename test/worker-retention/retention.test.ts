@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { until } from "../support/until.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "../worker/support.ts";
 
 // This project keeps settled runs for RUN_RETENTION_SECONDS=2, stored through the S3 API.
@@ -12,14 +13,6 @@ beforeAll(async () => {
   await registerEndpoint("llm/litellm@1", processors.litellm);
 });
 
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`never: ${what}`);
-}
-
 const objects = (runId: string) =>
   ["envelope.json", "receipt.json", "outputs.json", "text/response.txt"].map(
     (name) => `dev/${runId}/${name}`,
@@ -30,7 +23,7 @@ describe("retention", () => {
     const runId = uniqueRunId("kept");
     const { resource } = await runAndWait(runRequest(runId, { artifact_scope: "world" }));
     expect(resource.state).toBe("succeeded");
-    await until(async () => (await stored(`dev/${runId}/receipt.json`)).status === 200, "the copy is stored");
+    await until("the copy is stored", async () => (await stored(`dev/${runId}/receipt.json`)).status === 200);
     // An alarm before the end of retention deletes nothing.
     await runDurableObjectAlarm(env.RUN_SESSION.getByName(runId));
     expect((await api(`/v1/runs/${runId}`)).status).toBe(200);
@@ -41,12 +34,12 @@ describe("retention", () => {
   it("then deletes the object's storage and the run's objects: the run is ERR_NOT_FOUND", async () => {
     const runId = uniqueRunId("expired");
     await runAndWait(runRequest(runId, { artifact_scope: "world" }));
-    await until(async () => (await stored(`dev/${runId}/receipt.json`)).status === 200, "the copy is stored");
+    await until("the copy is stored", async () => (await stored(`dev/${runId}/receipt.json`)).status === 200);
     const stub = env.RUN_SESSION.getByName(runId);
-    await until(async () => {
+    await until("the run expires", async () => {
       await runDurableObjectAlarm(stub);
       return (await api(`/v1/runs/${runId}`)).status === 404;
-    }, "the run expires");
+    });
     for (const path of ["", "/envelope", "/receipt", "/events"]) {
       const response = await api(`/v1/runs/${runId}${path}`);
       expect(response.status).toBe(404);

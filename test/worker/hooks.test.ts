@@ -4,6 +4,7 @@ import { describe, expect, inject, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { ReceiptSchema } from "../../src/contract/api.ts";
 import { webhookLedgerShard } from "../../src/worker/objects.ts";
+import { until } from "../support/until.ts";
 import { githubHook, signedHook } from "./hook-signing.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
@@ -193,20 +194,6 @@ async function deliveriesFor(runId: string): Promise<any[]> {
   return all.filter((d) => d.body?.run_id === runId);
 }
 
-async function until<T>(
-  what: () => Promise<T>,
-  done: (value: T) => boolean,
-  poke?: () => Promise<unknown>,
-): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const value = await what();
-    if (done(value)) return value;
-    await poke?.();
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error("condition never met");
-}
-
 describe("outbound run webhooks", () => {
   it("delivered once on success, signed (the receiver verifies with standardwebhooks), with the settled run", async () => {
     await registerEndpoint("llm/litellm@1", processors.litellm);
@@ -215,10 +202,9 @@ describe("outbound run webhooks", () => {
       runRequest(runId, { webhook: { url: `${processors.receiver}/ok`, events: ["start", "completed"] } }),
     );
     expect(resource.state).toBe("succeeded");
-    const deliveries = await until(
-      () => deliveriesFor(runId),
-      (d) => d.length >= 2,
-    );
+    const deliveries = await until("2 deliveries", () => deliveriesFor(runId), {
+      done: (d) => d.length >= 2,
+    });
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await deliveriesFor(runId)).toHaveLength(2);
     const completed = deliveries.find((d) => d.body.state === "succeeded");
@@ -238,9 +224,12 @@ describe("outbound run webhooks", () => {
     );
     const stub = env.RUN_SESSION.getByName(runId);
     const deliveries = await until(
-      () => deliveriesFor(runId),
-      (d) => d.length >= 3,
-      () => runDurableObjectAlarm(stub),
+      "3 deliveries, each retry due at an alarm",
+      async () => {
+        await runDurableObjectAlarm(stub);
+        return deliveriesFor(runId);
+      },
+      { done: (d) => d.length >= 3 },
     );
     await new Promise((resolve) => setTimeout(resolve, 100));
     await runDurableObjectAlarm(stub);
@@ -248,8 +237,9 @@ describe("outbound run webhooks", () => {
     expect(new Set(deliveries.map((d) => d.webhook_id))).toEqual(new Set([`msg_${runId}_completed`]));
     expect(deliveries.every((d) => d.verified)).toBe(true);
     const receipt = await until(
+      "the receipt to say delivered",
       async () => ReceiptSchema.parse(await (await api(`/v1/runs/${runId}/receipt`)).json()),
-      (r) => r.webhooks?.[0]?.delivered === true,
+      { done: (r) => r.webhooks?.[0]?.delivered === true },
     );
     expect(receipt.webhooks?.[0]?.attempts.map((a) => a.status)).toEqual([500, 500, 200]);
   });
@@ -274,10 +264,9 @@ describe("outbound run webhooks", () => {
         webhook: { url: `${processors.receiver}/ok`, events: ["start", "completed"] },
       }),
     );
-    const deliveries = await until(
-      () => deliveriesFor(runId),
-      (d) => d.length >= 2,
-    );
+    const deliveries = await until("2 deliveries", () => deliveriesFor(runId), {
+      done: (d) => d.length >= 2,
+    });
     expect(deliveries.map((d) => d.body)).toEqual([
       expect.objectContaining({ state: "running", ...labels }),
       expect.objectContaining({ state: "succeeded", ...labels }),
@@ -290,10 +279,7 @@ describe("outbound run webhooks", () => {
     await runAndWait(
       runRequest(runId, { webhook: { url: `${processors.receiver}/ok`, events: ["completed"] } }),
     );
-    const [delivery] = await until(
-      () => deliveriesFor(runId),
-      (d) => d.length >= 1,
-    );
+    const [delivery] = await until("a delivery", () => deliveriesFor(runId), { done: (d) => d.length >= 1 });
     expect(delivery.body).not.toHaveProperty("tags");
     expect(delivery.body).not.toHaveProperty("metadata");
   });

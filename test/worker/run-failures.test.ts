@@ -3,6 +3,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { ReceiptSchema } from "../../src/contract/api.ts";
+import { ackIn } from "../support/sse.ts";
+import { until } from "../support/until.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
@@ -12,26 +14,13 @@ beforeAll(async () => {
   await registerEndpoint("llm/litellm@1", processors.rogue);
 });
 
-async function waitForState(runId: string, state: string) {
-  for (let i = 0; i < 200; i++) {
-    const resource = (await (await api(`/v1/runs/${runId}`)).json()) as { state: string };
-    if (resource.state === state) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`run ${runId} never reached ${state}`);
-}
+const waitForState = (runId: string, state: string) =>
+  until(
+    `run ${runId} ${state}`,
+    async () => ((await (await api(`/v1/runs/${runId}`)).json()) as { state: string }).state === state,
+  );
 
-/** Reads the run's live event stream until the processor's Ack is in it. */
-async function waitForAck(runId: string): Promise<void> {
-  const reader = ((await api(`/v1/runs/${runId}/events`)).body as ReadableStream<Uint8Array>).getReader();
-  let text = "";
-  while (!text.includes("event: Ack")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`run ${runId} ended before its Ack`);
-    text += new TextDecoder().decode(value);
-  }
-  await reader.cancel();
-}
+const waitForAck = async (runId: string) => ackIn(await api(`/v1/runs/${runId}/events`));
 
 describe("a processor that misbehaves", () => {
   it("sends garbage after Ack -> failed ERR_INTERNAL (protocol), not retried", async () => {

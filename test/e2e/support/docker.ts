@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
 
 const exec = promisify(execFile);
@@ -8,16 +7,4 @@ const exec = promisify(execFile);
 export async function docker(...args: string[]): Promise<string> {
   const { stdout } = await exec("docker", args, { maxBuffer: 64 * 1024 * 1024 });
   return stdout.trim();
-}
-
-/** A port nothing listens on right now, for a container on the host network. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }

@@ -3,8 +3,8 @@
 import { spawn } from "node:child_process";
 import { request } from "node:https";
 import { join } from "node:path";
-import { type LocalProcess, startControlPlane } from "../../../scripts/lib/local-stack.ts";
-import { docker, freePort } from "./docker.ts";
+import { freePort, type LocalProcess, startControlPlane } from "../../../scripts/lib/local-stack.ts";
+import { docker } from "./docker.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 

@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import { recordContainer } from "../../../agent/localctl/state.ts";
-import { type ProcessorProcess, startProcessorProcess } from "../../../scripts/lib/local-stack.ts";
-import { freePort } from "./docker.ts";
+import { freePort, type ProcessorProcess, startProcessorProcess } from "../../../scripts/lib/local-stack.ts";
 
 /**
  * llm/litellm@1 from source on a free port, recorded under `home` the way `localctl start` records

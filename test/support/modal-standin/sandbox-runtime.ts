@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
+import { freePort } from "../../../scripts/lib/local-stack.ts";
 import { startProxyAuthGate } from "../proxy-auth-gate.ts";
 import { startTlsTerminator } from "../tls.ts";
 
@@ -20,17 +20,6 @@ export async function ensureImage(image: string): Promise<void> {
       throw new Error(stderr.split("\n").at(-1) ?? "pull failed");
     }
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 export interface SandboxRuntime {
