@@ -1,3 +1,4 @@
+import type { ControlPlaneClient } from "../../src/client/control-plane.ts";
 import { isTerminal, type RunRequest, RunRequestSchema } from "../../src/contract/api.ts";
 import { ProcessorFrameSchema } from "../../src/contract/frames.ts";
 import { DONE_EVENT } from "../../src/contract/run-events.ts";
@@ -7,7 +8,7 @@ import { describeIssues } from "../../src/core/validation.ts";
 import { type CommandInput, defineCommand, type OptionSpecs, type ParsedValues } from "../cli/command.ts";
 import type { CliContext, CommandResult } from "../cli/context.ts";
 import { INPUT_FLAGS, INPUT_OPTIONS, readInputs } from "../cli/inputs.ts";
-import { type ControlPlaneClient, controlPlaneClientFor } from "../control-plane/client.ts";
+import { controlPlaneClientFor } from "../control-plane/client.ts";
 
 /** `Prefer: wait=N` for --wait: the API's maximum. */
 const WAIT_SECONDS = 60;

@@ -2,18 +2,10 @@ import { ControlPlaneClient } from "../../src/client/control-plane.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { CliContext } from "../cli/context.ts";
 
-// The CLI's client is the package's typed client (src/client/), configured from the CLI's config.
-export {
-  ControlPlaneClient,
-  type ControlPlaneClientOptions,
-  type OutputDownload,
-  type PersistedEnvelope,
-  REQUEST_TIMEOUT_MS,
-  STREAM_RECONNECT,
-} from "../../src/client/control-plane.ts";
-export type { SseEvent } from "../../src/core/sse-reader.ts";
-
-/** The client for the configured control plane; no URL -> ERR_INPUTS, no token -> ERR_AUTH. */
+/**
+ * The package's typed client (src/client/) for the CLI's configured control plane; no URL ->
+ * ERR_INPUTS, no token -> ERR_AUTH.
+ */
 export function controlPlaneClientFor(context: CliContext): ControlPlaneClient {
   const { controlPlane, token } = context.config;
   if (!controlPlane)

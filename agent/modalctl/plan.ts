@@ -1,5 +1,5 @@
 import { refSlug } from "../../src/contract/ref.ts";
-import type { ToolEntry, ToolRegistry } from "../../src/contract/tool-registry.ts";
+import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
 import type { BackoffPolicy } from "../../src/core/backoff.ts";
 import { PROCESSOR_TOKEN_ENV } from "../../src/core/processor-auth.ts";
 import { requireSecrets } from "../../src/core/secrets.ts";
@@ -19,24 +19,29 @@ export const SANDBOX_HEALTH: BackoffPolicy = {
   totalMs: 120_000,
 };
 
-/** Everything the gateway needs to start one ref's sandbox, decided from the tool registry alone. */
-export interface SandboxSpec {
+/** What a ref's processor on Modal is, sandbox or web endpoint alike, from the tool registry alone. */
+export interface ModalProcessorSpec {
   ref: string;
   /** The Modal app (registry `modal.app`). */
   app: string;
-  /** The sandbox's name inside the app: one per ref. */
-  name: string;
-  /** `repository@sha256:…`: by digest only. */
+  /** `repository@sha256:…`: by digest only, never a tag. */
   image: string;
   digest: string;
   port: number;
   cpu: number;
   memoryMiB: number;
-  /** The sandbox's lifetime: at least one whole run (the tool registry's timeout_s). */
-  timeoutS: number;
+  /** The processor's environment: what it serves and what it was started from. */
   env: Record<string, string>;
   /** The ref's named Modal secret, when the tool declares secrets. */
   secret?: string;
+}
+
+/** Everything the gateway needs to start one ref's sandbox. */
+export interface SandboxSpec extends ModalProcessorSpec {
+  /** The sandbox's name inside the app: one per ref. */
+  name: string;
+  /** The sandbox's lifetime: at least one whole run (the tool registry's timeout_s). */
+  timeoutS: number;
 }
 
 /** The ref's named Modal secret, holding the tool registry's `secrets` for it (`modalctl sync-secrets`). */
@@ -48,13 +53,25 @@ export const tokenSecretNameFor = (app: string): string => `${app}-processor-tok
 /** The web endpoint's function when the registry's `modal.function` names none. */
 export const DEFAULT_WEB_FUNCTION = "serve";
 
-/** The processor's environment on Modal, token aside: what it serves and what it was started from. */
-function processorEnv(tool: ToolEntry, ref: string, digest: string): Record<string, string> {
+/** The part of a sandbox's and a web endpoint's spec they share; the env without the token. */
+function processorSpec(registry: ToolRegistry, ref: string, oci?: string): ModalProcessorSpec {
+  const tool = lookupTool(registry, ref);
+  const { image, digest } = resolveImage(registry, ref, MODAL_PLATFORM, oci);
   return {
-    IMAGE_DIGEST: digest,
-    ENV_FINGERPRINT: envFingerprint(tool.resources),
-    TOOL_REF: ref,
-    PORT: String(tool.port),
+    ref,
+    app: tool.modal.app,
+    image,
+    digest,
+    port: tool.port,
+    cpu: tool.resources.cpu,
+    memoryMiB: memoryMiB(tool.resources.memory),
+    env: {
+      IMAGE_DIGEST: digest,
+      ENV_FINGERPRINT: envFingerprint(tool.resources),
+      TOOL_REF: ref,
+      PORT: String(tool.port),
+    },
+    ...(tool.secrets.length > 0 ? { secret: secretNameFor(tool.modal.app) } : {}),
   };
 }
 
@@ -73,17 +90,12 @@ export function sandboxSpec(
   options: { ref: string; oci?: string; lifetimeS?: number; processorToken: string },
 ): SandboxSpec {
   const tool = lookupTool(registry, options.ref);
-  const { image, digest } = resolveImage(registry, options.ref, MODAL_PLATFORM, options.oci);
+  const shared = processorSpec(registry, options.ref, options.oci);
   return {
-    ref: options.ref,
-    ...sandboxAddress(registry, options.ref),
-    image,
-    digest,
-    cpu: tool.resources.cpu,
-    memoryMiB: memoryMiB(tool.resources.memory),
+    ...shared,
+    name: sandboxAddress(registry, options.ref).name,
     timeoutS: Math.max(options.lifetimeS ?? DEFAULT_LIFETIME_S, tool.timeout_s),
-    env: { ...processorEnv(tool, options.ref, digest), [PROCESSOR_TOKEN_ENV]: options.processorToken },
-    ...(tool.secrets.length > 0 ? { secret: secretNameFor(tool.modal.app) } : {}),
+    env: { ...shared.env, [PROCESSOR_TOKEN_ENV]: options.processorToken },
   };
 }
 
@@ -96,39 +108,23 @@ export function webAddress(
   return { app: tool.modal.app, function: tool.modal.function ?? DEFAULT_WEB_FUNCTION, port: tool.port };
 }
 
-/** Everything the ref's Modal app (`modalctl deploy-file`) says, from its registry entry alone. */
-export interface WebSpec {
-  ref: string;
-  app: string;
+/**
+ * Everything the ref's Modal app (`modalctl deploy-file`) says, from its registry entry alone: the
+ * amd64 pin; the env without the token, which comes from `tokenSecret`.
+ */
+export interface WebSpec extends ModalProcessorSpec {
   function: string;
-  /** `repository@sha256:…`: the amd64 pin, never a tag. */
-  image: string;
-  digest: string;
-  port: number;
-  cpu: number;
-  memoryMiB: number;
   /** Per request (a run): the registry's timeout_s. */
   timeoutS: number;
-  /** The processor's env but its token, which comes from `tokenSecret`. */
-  env: Record<string, string>;
-  /** The tool's own secrets, when it declares any. */
-  secret?: string;
   tokenSecret: string;
 }
 
 export function webSpec(registry: ToolRegistry, ref: string): WebSpec {
   const tool = lookupTool(registry, ref);
-  const { image, digest } = resolveImage(registry, ref, MODAL_PLATFORM);
   return {
-    ref,
-    ...webAddress(registry, ref),
-    image,
-    digest,
-    cpu: tool.resources.cpu,
-    memoryMiB: memoryMiB(tool.resources.memory),
+    ...processorSpec(registry, ref),
+    function: webAddress(registry, ref).function,
     timeoutS: tool.timeout_s,
-    env: processorEnv(tool, ref, digest),
-    ...(tool.secrets.length > 0 ? { secret: secretNameFor(tool.modal.app) } : {}),
     tokenSecret: tokenSecretNameFor(tool.modal.app),
   };
 }

@@ -1,3 +1,4 @@
+import type { ControlPlaneClient } from "../../src/client/control-plane.ts";
 import type { Endpoint } from "../../src/contract/api.ts";
 import type { ToolRegistry } from "../../src/contract/tool-registry.ts";
 import { TheoryError } from "../../src/core/errors.ts";
@@ -5,7 +6,6 @@ import { probeHealth, waitStartedHealthy } from "../../src/core/health.ts";
 import { modalProxyHeaders } from "../../src/core/processor-auth.ts";
 import type { ResolvedEndpoint } from "../../src/engine/endpoint-transport.ts";
 import type { CliContext } from "../cli/context.ts";
-import type { ControlPlaneClient } from "../control-plane/client.ts";
 import { deployFileName } from "./deploy-file.ts";
 import type { ModalGateway } from "./gateway.ts";
 import { SANDBOX_HEALTH, webAddress, webSpec } from "./plan.ts";

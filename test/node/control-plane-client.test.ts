@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CliContext } from "../../agent/cli/context.ts";
-import { ControlPlaneClient, controlPlaneClientFor } from "../../agent/control-plane/client.ts";
+import { controlPlaneClientFor } from "../../agent/control-plane/client.ts";
+import { ControlPlaneClient } from "../../src/client/control-plane.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { readSse } from "../../src/core/sse-reader.ts";
