@@ -47,6 +47,11 @@ const MAX_DISPATCHES = 2;
 const PERSIST_RETRY_MS = 2000;
 /** How often the alarm retries a run-index write that failed (the index can wait; storage first). */
 const INDEX_RETRY_MS = 30_000;
+/**
+ * How long a new run waits before the index hears of it: one that settles sooner is indexed once,
+ * settled (a D1 write saved on most runs); a longer one is listed while it runs.
+ */
+const INDEX_CREATED_DELAY_MS = 1000;
 /** `persisted` bits: which copies of the settled run exist beyond this object. */
 const STORE_COPY = 1;
 const INDEXED = 2;
@@ -92,8 +97,9 @@ export class RunSession extends DurableObject<Env> {
   /** The alarm as last set by this instance (undefined: not known, so the next change sets it). */
   private alarmAt: number | null | undefined;
   /**
-   * The index write at creation failed and the alarm retries it while the run is live. In memory
-   * only: an object that lost it also lost the run, whose settling indexes it anyway.
+   * The run's creation is not in the index yet: its delayed write is due, or failed and the alarm
+   * retries it while the run is live. In memory only: an object that lost it also lost the run,
+   * whose settling indexes it anyway.
    */
   private indexPending = false;
   private labels?: { runId: string; value: Pick<RunRequest, "tags" | "metadata"> };
@@ -190,7 +196,8 @@ export class RunSession extends DurableObject<Env> {
     this.launch(plan, request);
     this.alarmAt = null; // a new run has no alarm yet
     this.wakeBy(Math.min(now + plan.timeoutMs, now + SESSION_CHECK_MS));
-    void this.indexCreated();
+    this.indexPending = true; // written by the timer, or by the alarm if the timer is lost
+    setTimeout(() => void this.indexCreated(), INDEX_CREATED_DELAY_MS);
     return { ok: true, resource: this.resourceOf(this.store.get() as RunRow), created: true };
   }
 
@@ -497,7 +504,7 @@ export class RunSession extends DurableObject<Env> {
   /** The new run into the index, without anyone waiting; a failure is retried by the alarm. */
   private async indexCreated(): Promise<void> {
     const row = this.store.get();
-    if (!row || isTerminal(row.state)) return;
+    if (!row || isTerminal(row.state) || !this.indexPending) return;
     try {
       await this.runtime.runIndex.record(this.summaryOf(row), "created");
       this.indexPending = false;

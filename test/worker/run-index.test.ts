@@ -1,7 +1,9 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { RunPageSchema, type RunSummary } from "../../src/contract/api.ts";
+import { until } from "../support/until.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
@@ -138,6 +140,29 @@ describe("tags and metadata on the run", () => {
 });
 
 describe("the index is written off the run's path", () => {
+  it("a run that lasts is listed while it runs (its creation is indexed a second after it starts)", async () => {
+    const tag = uniqueRunId("live").toLowerCase();
+    const runId = uniqueRunId("idx-live");
+    const started = await api("/v1/runs", {
+      method: "POST",
+      json: runRequest(runId, {
+        tags: [tag],
+        inputs: llmInputs("slow", { max_tokens: 200, token_delay_ms: 50 }),
+      }),
+    });
+    expect(started.status).toBe(202);
+    try {
+      const page = await until("the live run listed", () => list({ tag }), {
+        timeoutMs: 5000,
+        done: (listed) => listed.runs.length === 1,
+      });
+      expect(page.runs).toEqual([expect.objectContaining({ run_id: runId, state: "running" })]);
+      expect(page.runs[0]).not.toHaveProperty("settled_at");
+    } finally {
+      await api(`/v1/runs/${runId}/cancel`, { method: "POST" });
+    }
+  });
+
   it("a failing index neither fails nor delays the run; the alarm writes it later", async () => {
     const tag = uniqueRunId("outage").toLowerCase();
     const runId = uniqueRunId("idx-outage");
