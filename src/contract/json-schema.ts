@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { AgentFrameSchema, ControlFrameSchema } from "./agent-frames.ts";
 import { EndpointRegistrationSchema, RunPageSchema, RunRequestSchema, RunResourceSchema } from "./api.ts";
 import { ApiErrorSchema, EnvelopeSchema, OutputIndexSchema } from "./envelope.ts";
@@ -7,7 +6,8 @@ import { openApiDocument } from "./openapi.ts";
 import { ProcessorPayloadSchema } from "./payload.ts";
 import { refSlug } from "./ref.ts";
 import { ToolRegistrySchema } from "./tool-registry.ts";
-import { TOOL_DEFINITIONS, type ToolDefinition } from "./tools/index.ts";
+import { TOOL_DEFINITIONS } from "./tools/index.ts";
+import { toJsonSchema, toolJsonSchema } from "./tools/json-schema.ts";
 
 /**
  * The contract for non-TypeScript clients and processors: one JSON Schema file per wire shape.
@@ -28,29 +28,6 @@ const SCHEMAS = {
   "agent-frame.schema.json": AgentFrameSchema,
   "control-frame.schema.json": ControlFrameSchema,
 } as const;
-
-const toJsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
-
-/**
- * A tool's schema document (schema/tools/{ref_slug}.json): the root validates the tool's `inputs`
- * (`{"schema": version, "params": …}`, one branch per version); `$defs.outputs` names the paths it
- * may write. Served by `GET /v1/tools/{ref}` too.
- */
-export function toolJsonSchema(definition: ToolDefinition): Record<string, unknown> {
-  const versions = Object.entries(definition.inputs).map(([version, params]) =>
-    z.strictObject({ schema: z.literal(version), params }),
-  );
-  const [first, ...rest] = versions;
-  const inputs = rest.length === 0 ? (first as z.ZodType) : z.union([first as z.ZodType, ...rest]);
-  const { $schema, ...root } = toJsonSchema(inputs) as Record<string, unknown>;
-  return {
-    $schema,
-    $id: `tools/${refSlug(definition.ref)}.json`,
-    title: definition.ref,
-    ...root,
-    $defs: { ...(root.$defs as object | undefined), outputs: { enum: [...definition.outputs] } },
-  };
-}
 
 /**
  * File name (relative to schema/) -> the exact text checked in under schema/: the JSON Schemas, each

@@ -1,5 +1,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { refSlug } from "./ref.ts";
 import { BEARER, ROUTES } from "./routes.ts";
+import { TOOL_DEFINITIONS } from "./tools/index.ts";
+import { toolInputsJsonSchema } from "./tools/json-schema.ts";
+
+/** The component holding a tool's inputs schema (`ToolInputs.llm.litellm.1`). */
+export const toolInputsComponent = (ref: string) => `ToolInputs.${refSlug(ref)}`;
 
 /** The API's version as the document states it; paths carry the major (`/v1`). */
 export const API_VERSION = "1.0.0";
@@ -21,7 +27,7 @@ export function openApiDocument() {
       "(runs:write, runs:read, endpoints:write, agents:connect).",
   });
   for (const route of ROUTES) registry.openAPIRegistry.registerPath(route);
-  document = registry.getOpenAPI31Document({
+  const generated = registry.getOpenAPI31Document({
     openapi: "3.1.0",
     info: {
       title: "Theory control plane",
@@ -38,5 +44,25 @@ export function openApiDocument() {
       { name: "meta", description: "health and this document" },
     ],
   });
+  document = withToolInputs(generated);
   return document;
+}
+
+/**
+ * Each tool's inputs schema as a component, and a run request's `inputs` as one of them: the ref
+ * decides which (the API checks it before a run exists), so clients generated from the document
+ * know every tool's fields. `GET /v1/tools/{ref}` serves the same schema with its outputs.
+ */
+function withToolInputs(generated: NonNullable<typeof document>): NonNullable<typeof document> {
+  const schemas = { ...generated.components?.schemas };
+  const tools = Object.values(TOOL_DEFINITIONS).sort((a, b) => a.ref.localeCompare(b.ref));
+  for (const tool of tools) schemas[toolInputsComponent(tool.ref)] = toolInputsJsonSchema(tool);
+  const request = schemas.RunRequest as { properties?: Record<string, object> } | undefined;
+  if (!request?.properties?.inputs) throw new Error("the OpenAPI document has no RunRequest.inputs");
+  request.properties.inputs = {
+    ...request.properties.inputs,
+    description: "The run's inputs, checked against the schema of its ref's tool (GET /v1/tools/{ref}).",
+    anyOf: tools.map((tool) => ({ $ref: `#/components/schemas/${toolInputsComponent(tool.ref)}` })),
+  };
+  return { ...generated, components: { ...generated.components, schemas } };
 }

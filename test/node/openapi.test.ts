@@ -1,8 +1,10 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { describe, expect, it } from "vitest";
 import { RunRequestSchema } from "../../src/contract/api.ts";
-import { openApiDocument } from "../../src/contract/openapi.ts";
+import { openApiDocument, toolInputsComponent } from "../../src/contract/openapi.ts";
 import { createRunRoute, ROUTES } from "../../src/contract/routes.ts";
+import { TOOL_DEFINITIONS } from "../../src/contract/tools/index.ts";
+import { toolJsonSchema } from "../../src/contract/tools/json-schema.ts";
 import { runRequest } from "../support/examples.ts";
 
 // The served document is this one (test/worker/openapi.test.ts checks that, and that every route
@@ -21,6 +23,27 @@ const operations = Object.entries(document.paths ?? {}).flatMap(([path, item]) =
 );
 
 describe("the OpenAPI document", () => {
+  it("references every tool's inputs schema: a run request's inputs are one of them", () => {
+    const schemas = document.components?.schemas as Record<string, Record<string, unknown>>;
+    const request = schemas.RunRequest as { properties: Record<string, { anyOf?: { $ref: string }[] }> };
+    const inputs = request.properties.inputs;
+    expect(inputs?.anyOf).toEqual(
+      Object.keys(TOOL_DEFINITIONS)
+        .sort()
+        .map((ref) => ({ $ref: `#/components/schemas/${toolInputsComponent(ref)}` })),
+    );
+    for (const definition of Object.values(TOOL_DEFINITIONS)) {
+      // The same schema as the tool's own document (schema/tools/), without its file's identity and outputs.
+      const { $schema, $id, $defs, ...file } = toolJsonSchema(definition);
+      const { outputs, ...otherDefs } = $defs as Record<string, unknown>;
+      expect(outputs).toBeDefined();
+      expect(schemas[toolInputsComponent(definition.ref)]).toEqual({
+        ...file,
+        ...(Object.keys(otherDefs).length ? { $defs: otherDefs } : {}),
+      });
+    }
+  });
+
   it("is a valid OpenAPI 3.1 document", async () => {
     const result = await new Validator().validate(structuredClone(document) as never);
     expect(result.errors).toBeUndefined();

@@ -1,11 +1,11 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { ToolResource } from "../../contract/api.ts";
-import { toolJsonSchema } from "../../contract/json-schema.ts";
 import { PLATFORMS } from "../../contract/primitives.ts";
 import { RefSchema } from "../../contract/ref.ts";
 import { getToolRoute, listToolsRoute } from "../../contract/routes.ts";
 import type { ToolRegistry } from "../../contract/tool-registry.ts";
 import { TOOL_DEFINITIONS } from "../../contract/tools/index.ts";
+import { toolJsonSchema } from "../../contract/tools/json-schema.ts";
 import { TheoryError } from "../../core/errors.ts";
 import type { AppEnv } from "./context.ts";
 import { mount } from "./mount.ts";
