@@ -31,10 +31,15 @@ const credential = (value: string | undefined) => (value === "" ? undefined : va
 
 /** The credentials the environment holds, for the logger to scrub (before config is read, too). */
 export function envSecrets(env: NodeJS.ProcessEnv): string[] {
-  // PROCESSOR_TOKEN: what `theory conformance` sends a processor when --token is absent.
-  return [env.THEORY_TOKEN, env.THEORY_AGENT_TOKEN, env.PROCESSOR_TOKEN].filter(
-    (value): value is string => !!value,
-  );
+  // PROCESSOR_TOKEN: what `theory conformance` sends a processor when --token is absent; the
+  // MODAL_* secrets: modalctl's proxy auth and the Modal SDK's own credential.
+  return [
+    env.THEORY_TOKEN,
+    env.THEORY_AGENT_TOKEN,
+    env.PROCESSOR_TOKEN,
+    env.MODAL_PROXY_SECRET,
+    env.MODAL_TOKEN_SECRET,
+  ].filter((value): value is string => !!value);
 }
 
 /** Every credential the CLI may hold, from any source, for the logger to scrub. */

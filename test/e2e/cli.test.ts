@@ -150,6 +150,21 @@ describe("credentials", () => {
     expect([agent.code, errorOf(agent).code]).toEqual([3, "ERR_AUTH"]);
   });
 
+  it.each([
+    "THEORY_TOKEN",
+    "THEORY_AGENT_TOKEN",
+    "PROCESSOR_TOKEN",
+    "MODAL_PROXY_SECRET",
+    "MODAL_TOKEN_SECRET",
+  ])("%s in the environment is scrubbed from every log line", async (name) => {
+    const secret = `${name.toLowerCase()}-0123456789`;
+    // The unknown command's name is logged: without the variable, the value shows (the control).
+    expect((await theory([`nosuch-${secret}`])).stderr).toContain(secret);
+    const scrubbed = await theory([`nosuch-${secret}`], { [name]: secret });
+    expect(scrubbed.stderr).toContain("nosuch-");
+    expect(scrubbed.stderr).not.toContain(secret);
+  });
+
   it("THEORY_AGENT_TOKEN never reaches a log line, before or after the configuration is read", async () => {
     const secret = "agent-secret-0123456789";
     // Before: the unknown command's name is logged. After: config.resolved logs the control plane URL.
