@@ -15,6 +15,7 @@ import { type BackoffPolicy, backoffDelay } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { processorAuthHeaders } from "../../src/core/processor-auth.ts";
+import { refusedHandshake } from "../../src/engine/endpoint-transport.ts";
 import { containerHealthy, readContainers } from "../localctl/state.ts";
 
 /**
@@ -330,8 +331,16 @@ export class AgentDaemon {
     processor.on("message", (data, isBinary) => {
       if (!isBinary) this.relayUp(runId, bridge, data.toString());
     });
+    // Answered without an upgrade: refused (its token: ERR_AUTH), by the one mapping every
+    // connector uses.
+    processor.on("unexpected-response", (request, response) => {
+      response.resume();
+      request.destroy();
+      if (this.bridges.has(runId)) this.fail(runId, refusedHandshake(response.statusCode ?? 0).toBody());
+    });
     processor.on("error", (error) => {
-      if (!opened) this.fail(runId, { code: "ERR_HEALTH", message: `${ref} refused the run session` });
+      if (!opened && this.bridges.has(runId))
+        this.fail(runId, { code: "ERR_HEALTH", message: `${ref} refused the run session` });
       this.log.warn("ws.run.error", { execution_id: runId, error: error.message });
     });
     processor.on("close", (code, reason) => {

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readContainers, recordContainer } from "../../agent/localctl/state.ts";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   freePort,
@@ -181,6 +182,24 @@ describe("the theory agent process", () => {
       await agent.exited;
     }
   }, 60_000);
+
+  it("a processor that refuses the agent's token (its record is stale): the run settles ERR_AUTH, not a health failure", async () => {
+    const agent = startAgent(AGENT, agentToken);
+    const record = (await readContainers(home))["llm/litellm@1"];
+    if (!record) throw new Error("no processor recorded");
+    try {
+      await until("the agent online", online);
+      await recordContainer(home, { ...record, processor_token: `tpt_${"0".repeat(43)}` });
+      const refused = await runLocal("proc-token-refused");
+      expect(refused).toMatchObject({ state: "failed", envelope: { error: { code: "ERR_AUTH" } } });
+      await recordContainer(home, record);
+      expect((await runLocal("proc-token-again")).state).toBe("succeeded");
+    } finally {
+      await recordContainer(home, record);
+      agent.child.kill("SIGKILL");
+      await agent.exited;
+    }
+  });
 
   it("killed itself (SIGKILL) mid-run: the run settles within seconds, not at its timeout; a new agent runs", async () => {
     const agent = startAgent(AGENT, agentToken);
