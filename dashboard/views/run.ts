@@ -7,7 +7,7 @@ import { append, fill, h, row, table } from "../dom.ts";
 import { problem } from "../problems.ts";
 import type { ViewContext } from "../view.ts";
 import { showSettled } from "./run-result.ts";
-import { stateBadge } from "./runs.ts";
+import { runHref, stateBadge } from "./runs.ts";
 
 const EVENT_COLUMNS = ["#", "Event", "Detail"];
 const DETAIL_CHARS = 300;
@@ -95,12 +95,16 @@ function showSummary(summary: HTMLElement, run: RunResource): void {
   const entry = (term: string, value: Node | string | undefined) =>
     value === undefined ? [] : [h("dt", {}, term), h("dd", {}, value)];
   const metadata = Object.entries(run.metadata ?? {});
+  const link = (other: string) => h("a", { href: runHref(other) }, h("code", {}, other));
+  const replays = (run.replays ?? []).flatMap((other, i) => (i ? [", ", link(other)] : [link(other)]));
   fill(
     summary,
     ...entry("Ref", run.ref),
-    ...entry("Target", run.target),
+    ...entry("Target", run.agent ? `${run.target} · ${run.agent}` : run.target),
     ...entry("Tags", run.tags?.length ? run.tags.join(", ") : undefined),
     ...entry("Metadata", metadata.length ? metadata.map(([k, v]) => `${k}=${v}`).join(", ") : undefined),
+    ...entry("Replay of", run.replay_of ? link(run.replay_of) : undefined),
+    ...entry("Replays", replays.length ? h("span", {}, ...replays) : undefined),
   );
 }
 

@@ -357,6 +357,20 @@ describe("the dashboard in a browser", () => {
     expect(await page.locator("#tokens").textContent()).toBe(streamed);
   });
 
+  it("a replayed run links to its replay, and the replay back to it", async () => {
+    await createRun("dash-replayed", 3, 0);
+    await until("dash-replayed settled", async () => (await api("/v1/runs/dash-replayed/envelope")).ok);
+    const replayed = await api("/v1/runs/dash-replayed/replay", {
+      method: "POST",
+      body: JSON.stringify({ run_id: "dash-replay" }),
+    });
+    expect(((await replayed.json()) as { verdict: string }).verdict).toBe("identical");
+    await go("#/runs/dash-replayed");
+    await page.locator('.summary a[href="#/runs/dash-replay"]').click();
+    await page.locator('.summary a[href="#/runs/dash-replayed"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator("h1 code").textContent()).toBe("dash-replay");
+  });
+
   it("cancel from the page settles the run ERR_CANCELED", async () => {
     await createRun("dash-cancel", 1000, 100);
     await go("#/runs/dash-cancel");
