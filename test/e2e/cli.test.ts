@@ -1,13 +1,12 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/lib/local-stack.ts";
+import { type Exited, runTheory } from "./support/cli.ts";
 
 // The real `theory` binary as a user meets it: declared flags, generated help, strict parsing with
 // exit status 2 for every mistake, and an unreachable control plane.
-const root = join(import.meta.dirname, "..", "..");
 let home = "";
 
 beforeAll(async () => {
@@ -18,24 +17,8 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-interface Exited {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function theory(args: string[], env: Record<string, string> = {}): Promise<Exited> {
-  const child = spawn(process.execPath, [join(root, "agent", "bin", "theory.js"), ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH, THEORY_HOME: home, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
-}
+const theory = (args: string[], env: Record<string, string> = {}) =>
+  runTheory(args, { THEORY_HOME: home, ...env });
 
 const errorOf = (result: Exited) => JSON.parse(result.stdout).error;
 

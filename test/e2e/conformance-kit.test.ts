@@ -10,6 +10,7 @@ import { waitStartedHealthy } from "../../src/core/health.ts";
 import { BROKEN_PROCESSORS } from "../support/broken-processors.ts";
 import { type PatchedProcessor, startPatchedProcessor } from "../support/patched-processor.ts";
 import { TEST_PROCESSOR_TOKEN } from "../support/tokens.ts";
+import { runTheory } from "./support/cli.ts";
 import { startRecordedProcessor } from "./support/source-processor.ts";
 
 // The real `theory conformance` binary against processors written in two languages, a broken
@@ -23,24 +24,8 @@ let home = "";
 const children: ChildProcess[] = [];
 let source: LocalProcess;
 
-interface Exited {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function theory(args: string[], env: Record<string, string> = {}): Promise<Exited> {
-  const child = spawn(process.execPath, [join(root, "agent", "bin", "theory.js"), ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH, THEORY_HOME: home, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
-}
+const theory = (args: string[], env: Record<string, string> = {}) =>
+  runTheory(args, { THEORY_HOME: home, ...env });
 
 /** examples/processors/python/processor.py on a free port, with `python3` as a user runs it. */
 async function startPython(env: Record<string, string> = {}) {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +15,7 @@ import {
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
+import { type Exited, startTheory } from "./support/cli.ts";
 
 // `theory run` and `theory runs` as a user runs them: the CLI in a subprocess, against the control
 // plane under wrangler dev, which dials a processor from source registered as the ref's endpoint.
@@ -78,37 +79,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Exited {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], env: Record<string, string | undefined> = {}) {
-  const child = spawn(process.execPath, [join(root, "agent", "bin", "theory.js"), ...args], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      THEORY_HOME: join(dir, "home"),
-      THEORY_TOKEN: token,
-      THEORY_CONTROL_PLANE: controlPlane.url,
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+const start = (args: string[], env: Record<string, string | undefined> = {}) =>
+  startTheory(args, {
+    THEORY_HOME: join(dir, "home"),
+    THEORY_TOKEN: token,
+    THEORY_CONTROL_PLANE: controlPlane.url,
+    ...env,
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<Exited>((resolve) =>
-    child.once("close", (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child: child as ChildProcess, exited };
-}
 
 const theory = (args: string[], env?: Record<string, string | undefined>) => start(args, env).exited;
 
