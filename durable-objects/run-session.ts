@@ -194,11 +194,13 @@ export class RunSession extends DurableObject<Env> {
     });
     if (request.webhook) this.deliveries.configure(request.webhook.url, request.webhook.events);
     this.launch(plan, request);
+    const row = this.store.get() as RunRow;
     this.alarmAt = null; // a new run has no alarm yet
-    this.wakeBy(Math.min(now + plan.timeoutMs, now + SESSION_CHECK_MS));
+    // The deadline or the first session check, not nextWake: its start webhook is being tried now.
+    this.wakeBy(Math.min(row.deadline_ms, now + SESSION_CHECK_MS));
     this.indexPending = true; // written by the timer, or by the alarm if the timer is lost
     setTimeout(() => void this.indexCreated(), INDEX_CREATED_DELAY_MS);
-    return { ok: true, resource: this.resourceOf(this.store.get() as RunRow), created: true };
+    return { ok: true, resource: this.resourceOf(row), created: true };
   }
 
   /** The run's plan (throws ERR_INPUTS and the like): what a first dispatch and a second one start from. */
@@ -455,15 +457,19 @@ export class RunSession extends DurableObject<Env> {
     }
   }
 
+  /** The run's state as its readers see it: "running" while this instance holds its session. */
+  private stateNow(row: RunRow): RunState {
+    return !isTerminal(row.state) && this.execution ? "running" : row.state;
+  }
+
   private resourceOf(row: RunRow): RunResource {
-    const settled = isTerminal(row.state);
     return {
       run_id: row.run_id,
       ref: row.ref,
       target: row.target,
       ...(row.agent ? { agent: row.agent } : {}),
-      state: !settled && this.execution ? "running" : row.state,
-      envelope: settled && row.envelope ? EnvelopeSchema.parse(JSON.parse(row.envelope)) : null,
+      state: this.stateNow(row),
+      envelope: isTerminal(row.state) && row.envelope ? EnvelopeSchema.parse(JSON.parse(row.envelope)) : null,
       ...this.labelsOf(row),
       ...(row.replay_of ? { replay_of: row.replay_of } : {}),
       ...(row.replays !== "[]" ? { replays: JSON.parse(row.replays) as string[] } : {}),
@@ -485,16 +491,15 @@ export class RunSession extends DurableObject<Env> {
     return this.labels.value;
   }
 
-  /** The run as GET /v1/runs lists it. */
+  /** The run as GET /v1/runs lists it (no envelope: nothing here parses it). */
   private summaryOf(row: RunRow): RunSummary {
-    const resource = this.resourceOf(row);
     const settledAt = row.receipt ? (JSON.parse(row.receipt) as Receipt).timings.settled_at : undefined;
     return {
       run_id: row.run_id,
       ref: row.ref,
       target: row.target,
       ...(row.agent ? { agent: row.agent } : {}),
-      state: resource.state,
+      state: this.stateNow(row),
       ...this.labelsOf(row),
       created_at: row.queued_at,
       ...(settledAt ? { settled_at: settledAt } : {}),
