@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,12 +14,11 @@ import {
   startProcessorProcess,
 } from "../../scripts/lib/local-stack.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
-import { type Exited, startTheory } from "./support/cli.ts";
+import { runTheoryOnTerminal, startTheory } from "./support/cli.ts";
 
 // `theory run` and `theory runs` as a user runs them: the CLI in a subprocess, against the control
 // plane under wrangler dev, which dials a processor from source registered as the ref's endpoint.
 // Its storage is S3 (s3rver), so world-scope runs work and their outputs can be downloaded.
-const root = join(import.meta.dirname, "..", "..");
 const DIGEST = `sha256:${"2".repeat(64)}`;
 const OTHER_OCI = `127.0.0.1:5000/theory/processor@sha256:${"3".repeat(64)}`;
 const REBUILT_DIGEST = `sha256:${"5".repeat(64)}`;
@@ -136,24 +134,13 @@ describe("theory run", () => {
   });
 
   it("on a terminal, streams the tokens and progress lines on stderr (stdout keeps only the envelope)", async () => {
-    // `script` gives the CLI a pseudo-terminal (stdout and stderr both, so they arrive merged).
-    const command = [process.execPath, join(root, "agent", "bin", "theory.js"), ...runArgs("cli-tty-1")]
-      .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
-      .join(" ");
-    const result = await new Promise<Exited>((resolve) => {
-      const child = spawn("script", ["-qfec", command, "/dev/null"], {
-        cwd: root,
-        env: { PATH: process.env.PATH, THEORY_TOKEN: token, THEORY_CONTROL_PLANE: controlPlane.url },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stdout = "";
-      child.stdout.on("data", (chunk) => {
-        stdout += chunk;
-      });
-      child.once("close", (code) => resolve({ code, stdout, stderr: "" }));
+    // On a pseudo-terminal stdout and stderr arrive merged.
+    const result = await runTheoryOnTerminal(runArgs("cli-tty-1"), {
+      THEORY_TOKEN: token,
+      THEORY_CONTROL_PLANE: controlPlane.url,
     });
     expect(result.code, result.stdout).toBe(0);
-    const text = result.stdout.replaceAll("\r\n", "\n");
+    const text = result.stdout;
     expect(text).toMatch(/theory run: run cli-tty-1 (queued|running)\n/);
     expect(text).toContain("This is a deterministic mock\n");
     expect(text).toMatch(/theory run: succeeded after [0-9.]+ s, 5 tokens/);
@@ -375,20 +362,9 @@ describe("theory runs list", () => {
   });
 
   it("on a terminal: a table", async () => {
-    const command = [process.execPath, join(root, "agent", "bin", "theory.js"), "runs", "list", "--tag", tag]
-      .map((arg) => `'${arg}'`)
-      .join(" ");
-    const output = await new Promise<string>((resolve) => {
-      const child = spawn("script", ["-qfec", command, "/dev/null"], {
-        cwd: root,
-        env: { PATH: process.env.PATH, THEORY_TOKEN: token, THEORY_CONTROL_PLANE: controlPlane.url },
-        stdio: ["ignore", "pipe", "ignore"],
-      });
-      let text = "";
-      child.stdout.on("data", (chunk) => {
-        text += chunk;
-      });
-      child.once("close", () => resolve(text.replaceAll("\r\n", "\n")));
+    const { stdout: output } = await runTheoryOnTerminal(["runs", "list", "--tag", tag], {
+      THEORY_TOKEN: token,
+      THEORY_CONTROL_PLANE: controlPlane.url,
     });
     const lines = output.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^RUN +REF +TARGET +STATE +CREATED +TAGS$/);

@@ -41,3 +41,23 @@ export function startTheory(args: string[], env: Record<string, string | undefin
 /** `theory …` to its end. */
 export const runTheory = (args: string[], env: Record<string, string | undefined> = {}) =>
   startTheory(args, env).exited;
+
+/**
+ * `theory …` on a pseudo-terminal (`script` gives it one), to its end: what a user sees at a
+ * terminal, stdout and stderr merged into `stdout`, line ends as `\n`.
+ */
+export function runTheoryOnTerminal(args: string[], env: Record<string, string | undefined> = {}) {
+  const command = [process.execPath, join(root, "agent", "bin", "theory.js"), ...args]
+    .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
+    .join(" ");
+  const child = spawn("script", ["-qfec", command, "/dev/null"], {
+    cwd: root,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  let stdout = "";
+  child.stdout?.on("data", (chunk) => (stdout += chunk));
+  return new Promise<Exited>((resolve) =>
+    child.once("close", (code) => resolve({ code, stdout: stdout.replaceAll("\r\n", "\n"), stderr: "" })),
+  );
+}
