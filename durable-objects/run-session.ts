@@ -383,6 +383,12 @@ export class RunSession extends DurableObject<Env> {
    */
   private wakeBy(at: number): void {
     if (this.alarmAt !== undefined && this.alarmAt !== null && this.alarmAt <= at) return;
+    this.moveAlarm(at);
+  }
+
+  /** Sets the alarm to `at`, later or sooner than it was (wakeBy only ever brings it sooner). */
+  private moveAlarm(at: number): void {
+    if (this.alarmAt === at) return;
     this.alarmAt = at;
     void this.ctx.storage.setAlarm(at);
   }
@@ -390,7 +396,7 @@ export class RunSession extends DurableObject<Env> {
   /** Queues an outbound webhook event (if asked for) and tries it at once, without anyone waiting. */
   private notify(event: "start" | "completed"): void {
     const row = this.store.get() as RunRow;
-    if (this.deliveries.enqueue(row.run_id, event, canonicalJson(this.resourceOf(row)))) {
+    if (this.deliveries.enqueue(row.run_id, event, () => canonicalJson(this.resourceOf(row)))) {
       void this.deliver(event).then(() => {
         const next = this.deliveries.nextDue();
         if (next !== undefined) this.wakeBy(next);
@@ -686,7 +692,11 @@ export class RunSession extends DurableObject<Env> {
     if (!current) return; // expired meanwhile
     // With what a concurrent call (settling's and the alarm's) may have recorded meanwhile.
     const persisted = done[0] | done[1] | current.persisted;
-    if (persisted !== current.persisted) this.store.update({ persisted });
+    if (persisted === current.persisted) return;
+    this.store.update({ persisted });
+    // Copied and indexed: the alarm set for a live run's session check would fire for nothing, so
+    // it moves (in this same commit) to what is due next: a webhook retry, or retention.
+    if (persisted === (STORE_COPY | INDEXED)) this.moveAlarm(this.nextWake(this.store.get() as RunRow));
   }
 
   /** The settled run's index row (its state and settled_at); INDEXED once written, else 0. */

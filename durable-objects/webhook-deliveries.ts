@@ -67,14 +67,17 @@ export class WebhookDeliveries {
     return row ? { url: row.url, events: JSON.parse(row.events) as Event[] } : undefined;
   }
 
-  /** Queues `event` with its payload when the run asked for it; the id stays the same across retries. */
-  enqueue(runId: string, event: Event, payload: string): boolean {
+  /**
+   * Queues `event` when the run asked for it, with the payload made then (most runs ask for no
+   * webhook and never build one); the id stays the same across retries.
+   */
+  enqueue(runId: string, event: Event, payload: () => string): boolean {
     if (!this.target()?.events.includes(event)) return false;
     this.sql.exec(
       "INSERT OR IGNORE INTO deliveries (event, webhook_id, payload, attempts, delivered, next_at) VALUES (?, ?, ?, '[]', 0, ?)",
       event,
       `msg_${runId}_${event}`,
-      payload,
+      payload(),
       Date.now(),
     );
     return true;

@@ -7,6 +7,7 @@ import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { ReceiptSchema } from "../../src/contract/api.ts";
 import { TRUNCATED_EVENT } from "../../src/contract/run-events.ts";
 import { sseEventsOf } from "../support/sse.ts";
+import { until } from "../support/until.ts";
 import { api, registerEndpoint, runAndWait, runRequest, uniqueRunId } from "./support.ts";
 
 const processors = inject("processors");
@@ -179,6 +180,40 @@ describe("durable events, stored in batches", () => {
     await runInDurableObject(env.RUN_SESSION.getByName(runId), (_instance, state) => {
       expect(state.storage.sql.exec("SELECT name FROM sqlite_master").toArray()).toEqual([]);
     });
+  });
+});
+
+/** What a settled run's object holds that decides its next wake: the row's bits and retention, and the alarm. */
+async function wakeOf(runId: string) {
+  return runInDurableObject(env.RUN_SESSION.getByName(runId), async (_instance, state) => {
+    const row = state.storage.sql
+      .exec<{ persisted: number; expires_at_ms: number }>("SELECT persisted, expires_at_ms FROM run_record")
+      .one();
+    return { ...row, alarm: await state.storage.getAlarm() };
+  });
+}
+
+describe("a settled run's alarm", () => {
+  it("moves to retention once the run is copied and indexed: a short run's object is not woken before", async () => {
+    const runId = uniqueRunId("alarm-moved");
+    const { resource } = await runAndWait(runRequest(runId));
+    expect(resource.state).toBe("succeeded");
+    const wake = await until("the copy and the index row", () => wakeOf(runId), {
+      done: (w) => w.persisted === 3,
+    });
+    expect(wake.alarm).toBe(wake.expires_at_ms);
+    expect(await env.ARTIFACTS.head(`dev/${runId}/envelope.json`)).not.toBeNull();
+  });
+
+  it("stays due sooner while a webhook delivery waits for its retry", async () => {
+    const runId = uniqueRunId("alarm-retry");
+    await runAndWait(
+      runRequest(runId, { webhook: { url: `${processors.receiver}/flaky`, events: ["completed"] } }),
+    );
+    const wake = await until("the copy, and the failed delivery's retry due", () => wakeOf(runId), {
+      done: (w) => w.persisted === 3 && w.alarm !== null && w.alarm < w.expires_at_ms,
+    });
+    expect(wake.alarm).toBeLessThan(Date.now() + 60_000);
   });
 });
 
