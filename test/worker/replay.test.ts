@@ -147,7 +147,7 @@ describe("POST /v1/runs/{id}/replay", () => {
     }
   });
 
-  it("overrides are checked like a request: local without an agent, an unknown field -> 422 ERR_INPUTS, no replay", async () => {
+  it("overrides are checked like a request: local without an agent, an agent for modal, an unknown field -> 422 ERR_INPUTS, no replay", async () => {
     await registerEndpoint("llm/litellm@1", processors.litellm);
     const originalId = uniqueRunId("overrides");
     await runAndWait(runRequest(originalId));
@@ -156,6 +156,12 @@ describe("POST /v1/runs/{id}/replay", () => {
     const body = (await noAgent.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe("ERR_INPUTS");
     expect(body.error.message).toContain("agent");
+    // An agent asked for where none applies is refused, not dropped.
+    const agentForModal = await replay(originalId, { target: "modal", agent: "box-1" });
+    expect(agentForModal.status).toBe(422);
+    expect(await agentForModal.json()).toMatchObject({
+      error: { code: "ERR_INPUTS", message: expect.stringContaining("agent") },
+    });
     const unknown = await replay(originalId, { target: "modal", force: true });
     expect(unknown.status).toBe(422);
     const linked = RunResourceSchema.parse(await (await api(`/v1/runs/${originalId}`)).json());

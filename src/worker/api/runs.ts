@@ -146,10 +146,13 @@ async function replayRun(c: RouteContext<typeof replayRunRoute>): Promise<Respon
     );
   const { run_id: _runId, webhook: _webhook, agent, ...same } = source.request;
   const target = asked.target ?? same.target;
+  // A local replay runs on the agent asked for, else the original's; an agent asked for a modal
+  // replay stays in the request, so the request's own rule refuses it rather than it being dropped.
+  const replayAgent = target === "local" ? (asked.agent ?? agent) : asked.agent;
   const parsed = RunRequestSchema.safeParse({
     ...same,
     target,
-    ...(target === "local" ? { agent: asked.agent ?? agent } : {}),
+    ...(replayAgent === undefined ? {} : { agent: replayAgent }),
   });
   if (!parsed.success)
     return sendError(c, new TheoryError("ERR_INPUTS", describeIssues(parsed.error), { status: 422 }));
