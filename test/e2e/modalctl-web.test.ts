@@ -6,15 +6,15 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { AgentDaemon } from "../../agent/daemon/daemon.ts";
+import type { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import { freePort, type LocalProcess, makeGrant } from "../../scripts/lib/local-stack.ts";
-import { createLogger } from "../../src/core/log.ts";
 import { modalProxyHeaders, processorAuthHeaders } from "../../src/core/processor-auth.ts";
 import { declaredApps } from "../support/modal-standin/deploy.ts";
 import { type ModalStandin, startModalStandin } from "../support/modal-standin/server.ts";
 import { makeTestCa, type TestCa } from "../support/tls.ts";
 import { TEST_MODAL_PROXY } from "../support/tokens.ts";
+import { startAgentDaemon } from "./support/agent-daemon.ts";
 import { docker } from "./support/docker.ts";
 import { type CliResult, httpsRequest, pushImage, runTheory, startCp } from "./support/modal-stack.ts";
 
@@ -143,18 +143,12 @@ beforeAll(async () => {
     },
   );
   expect(local.code, local.stderr).toBe(0);
-  daemon = new AgentDaemon({
+  daemon = await startAgentDaemon({
     controlPlane: cpPlain.url,
     agentId: AGENT,
     token: agent.token,
-    platform: "amd64",
     home: join(dir, "home-local"),
-    log: createLogger({ sink: () => {}, level: "error" }),
-    heartbeatMs: 500,
   });
-  const ready = daemon.ready();
-  daemon.start();
-  await ready;
 });
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import protobuf from "protobufjs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { AgentDaemon } from "../../agent/daemon/daemon.ts";
+import type { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { sandboxSpec } from "../../agent/modalctl/plan.ts";
 import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import { freePort, type LocalProcess, makeGrant } from "../../scripts/lib/local-stack.ts";
@@ -20,6 +20,7 @@ import {
   startModalStandin,
 } from "../support/modal-standin/server.ts";
 import { makeTestCa, type TestCa } from "../support/tls.ts";
+import { startAgentDaemon } from "./support/agent-daemon.ts";
 import { type CliResult, httpsRequest, pushImage, runTheory, startCp } from "./support/modal-stack.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -116,19 +117,12 @@ beforeAll(async () => {
     ...SECRETS,
   });
   expect(local.code, local.stderr).toBe(0);
-  daemon = new AgentDaemon({
+  daemon = await startAgentDaemon({
     controlPlane: cpLocal.url,
     agentId: AGENT,
     token: agent.token,
-    platform: "amd64",
     home: join(dir, "home-local"),
-    log: createLogger({ sink: () => {}, level: "error" }),
-    heartbeatMs: 500,
-    reconnect: { initialMs: 100, maxMs: 500, factor: 2, jitter: 0.2, totalMs: Number.POSITIVE_INFINITY },
   });
-  const ready = daemon.ready();
-  daemon.start();
-  await ready;
 });
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AgentDaemon } from "../../agent/daemon/daemon.ts";
+import type { AgentDaemon } from "../../agent/daemon/daemon.ts";
 import { llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   freePort,
@@ -12,8 +12,8 @@ import {
   registrationFor,
   startControlPlane,
 } from "../../scripts/lib/local-stack.ts";
-import { createLogger } from "../../src/core/log.ts";
 import { type LocalS3, startS3 } from "../support/s3.ts";
+import { startAgentDaemon } from "./support/agent-daemon.ts";
 import { startRecordedProcessor } from "./support/source-processor.ts";
 
 const DIGEST = `sha256:${"4".repeat(64)}`;
@@ -60,17 +60,12 @@ beforeAll(async () => {
     headers,
     body: JSON.stringify(registrationFor(processor, DIGEST)),
   });
-  daemon = new AgentDaemon({
+  daemon = await startAgentDaemon({
     controlPlane: viaAgent.url,
     agentId: AGENT,
     token: agent.token,
-    platform: "amd64",
     home: join(dir, "home"),
-    log: createLogger({ sink: () => {} }),
   });
-  const ready = daemon.ready();
-  daemon.start();
-  await ready;
   for (let i = 0; i < 50; i++) {
     const list = (await (await fetch(`${viaAgent.url}/v1/agents`, { headers })).json()) as any;
     if (list.agents[0]?.online) break;
