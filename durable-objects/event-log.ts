@@ -1,4 +1,5 @@
 import { TRUNCATED_EVENT } from "../src/contract/run-events.ts";
+import { FlushWindow } from "../src/core/flush-window.ts";
 import type { RunEvent } from "./event-stream.ts";
 import type { RunStore } from "./run-store.ts";
 
@@ -33,8 +34,8 @@ export class EventLog {
   #lastSeq: number;
   #stored: { frames: number; chars: number; rows: number };
   #dropped = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #lastFlushAt = 0;
+  /** The Ack, first after a quiet window, is written in its own turn: durable at once. */
+  readonly #window: FlushWindow;
 
   constructor(store: RunStore, limits: EventLimits = EVENT_LIMITS) {
     this.#store = store;
@@ -42,6 +43,11 @@ export class EventLog {
     const totals = store.storedTotals();
     this.#lastSeq = totals.lastSeq;
     this.#stored = { frames: totals.frames, chars: totals.bytes, rows: totals.rows };
+    this.#window = new FlushWindow({
+      windowMs: limits.batchDelayMs,
+      flush: () => this.flush(),
+      leading: "now",
+    });
   }
 
   /** Numbers a frame and queues it for storage; undefined (no id) once the bound is reached. */
@@ -61,20 +67,17 @@ export class EventLog {
     this.#lastSeq++;
     if (this.#pending.length >= this.#limits.batchFrames || this.#pendingChars >= this.#limits.batchChars)
       this.flush();
-    else if (this.#timer === undefined) {
-      const wait = this.#lastFlushAt + this.#limits.batchDelayMs - Date.now();
-      if (wait <= 0) this.flush();
-      else this.#timer = setTimeout(() => this.flush(), wait);
-    }
+    else this.#window.added();
     return this.#lastSeq;
   }
 
   /** Writes the pending batch as one row (one statement, in the caller's turn). */
   flush(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#pending.length === 0) return;
-    this.#lastFlushAt = Date.now();
+    if (this.#pending.length === 0) {
+      this.#window.cancel();
+      return;
+    }
+    this.#window.flushed();
     const first = this.#lastSeq - this.#pending.length + 1;
     const frames = JSON.stringify(this.#pending);
     this.#store.appendBatch({ first_seq: first, last_seq: this.#lastSeq, frames });
@@ -116,8 +119,7 @@ export class EventLog {
 
   /** Forgets the pending batch and the counts (the storage under it was deleted). */
   reset(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#window.cancel();
     this.#pending = [];
     this.#pendingChars = 0;
     this.#lastSeq = 0;

@@ -13,6 +13,7 @@ import { MAX_FRAME_BYTES, RUN_SUBPROTOCOL } from "../../src/contract/frames.ts";
 import type { Platform } from "../../src/contract/primitives.ts";
 import { type BackoffPolicy, backoffDelay } from "../../src/core/backoff.ts";
 import { TheoryError } from "../../src/core/errors.ts";
+import { FlushWindow } from "../../src/core/flush-window.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { processorAuthHeaders } from "../../src/core/processor-auth.ts";
 import { refusedHandshake } from "../../src/engine/endpoint-transport.ts";
@@ -24,6 +25,13 @@ import { containerHealthy, readContainers } from "../localctl/state.ts";
  * below a quarter of it. A fast processor then cannot flood the tunnel or starve its heartbeats.
  */
 export const TUNNEL_HIGH_WATER_BYTES = 1024 * 1024;
+
+/**
+ * How often a run's frames go up while they keep coming: the first after a pause goes at once, the
+ * rest as one RelayBatch per window. Every message costs the control plane a Durable Object event
+ * twice (the tunnel, then the run), so a 100k-token run goes up in about 150 messages, not 5000.
+ */
+export const RELAY_WINDOW_MS = 5;
 
 /** One health probe of a started container, for Hello and before each bridge. */
 const HEALTH_PROBE_MS = 2000;
@@ -60,9 +68,12 @@ interface Bridge {
   processor?: WebSocket;
   /** Frames for the processor that arrived before its socket opened. */
   pending: string[];
-  /** The processor's frames not yet sent up, and their size: sent together when the turn ends. */
+  /** The processor's frames not yet sent up, and their size: sent together when their window ends. */
   upward: string[];
   upwardChars: number;
+  upwardWindow: FlushWindow;
+  /** What went up: the processor's frames, and the tunnel messages that carried them. */
+  relayed: { frames: number; messages: number };
 }
 
 /**
@@ -285,6 +296,7 @@ export class AgentDaemon {
         return;
       }
       case "CloseRun":
+        this.bridges.get(frame.content.run_id)?.upwardWindow.cancel();
         this.bridges.get(frame.content.run_id)?.processor?.close(1000, "closed by the control plane");
         this.bridges.delete(frame.content.run_id);
         return;
@@ -303,7 +315,17 @@ export class AgentDaemon {
 
   /** One run: a socket to the started container; its frames go up unchanged until it closes. */
   private async bridge(runId: string, ref: string): Promise<void> {
-    const bridge: Bridge = { pending: [], upward: [], upwardChars: 0 };
+    const bridge: Bridge = {
+      pending: [],
+      upward: [],
+      upwardChars: 0,
+      upwardWindow: new FlushWindow({
+        windowMs: RELAY_WINDOW_MS,
+        flush: () => this.flushUp(runId, bridge),
+        leading: "turn",
+      }),
+      relayed: { frames: 0, messages: 0 },
+    };
     this.bridges.set(runId, bridge);
     const record = (await readContainers(this.options.home))[ref];
     if (!record) {
@@ -347,7 +369,7 @@ export class AgentDaemon {
       if (!opened || !this.bridges.has(runId)) return;
       this.flushUp(runId, bridge);
       this.bridges.delete(runId);
-      this.log.info("ws.run.settle", { execution_id: runId, ref, code });
+      this.log.info("ws.run.settle", { execution_id: runId, ref, code, relayed: bridge.relayed });
       this.send({
         kind: "RunClosed",
         content: { run_id: runId, code, reason: reason.toString().slice(0, 123) },
@@ -356,23 +378,32 @@ export class AgentDaemon {
   }
 
   /**
-   * A processor frame, toward the control plane: frames that arrive in one turn go up as one
-   * RelayBatch (a frame too large to share a message goes alone, in order).
+   * A processor frame, toward the control plane: frames that arrive together go up as one RelayBatch,
+   * and while they keep coming, one RelayBatch per RELAY_WINDOW_MS (a frame too large to share a
+   * message goes alone, in order).
    */
   private relayUp(runId: string, bridge: Bridge, text: string): void {
     if (bridge.upwardChars + text.length > RELAY_BATCH_MAX_BYTES) this.flushUp(runId, bridge);
     if (text.length > RELAY_BATCH_MAX_BYTES) {
       this.send({ kind: "Relay", content: { run_id: runId, data: text } });
+      bridge.relayed.frames++;
+      bridge.relayed.messages++;
       return;
     }
-    if (bridge.upward.length === 0) setImmediate(() => this.flushUp(runId, bridge));
     bridge.upward.push(text);
+    bridge.upwardWindow.added();
     bridge.upwardChars += text.length;
   }
 
   private flushUp(runId: string, bridge: Bridge): void {
-    if (bridge.upward.length === 0) return;
+    if (bridge.upward.length === 0) {
+      bridge.upwardWindow.cancel();
+      return;
+    }
+    bridge.upwardWindow.flushed();
     const frames = bridge.upward;
+    bridge.relayed.frames += frames.length;
+    bridge.relayed.messages++;
     bridge.upward = [];
     bridge.upwardChars = 0;
     this.send(

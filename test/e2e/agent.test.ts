@@ -2,7 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AgentDaemon } from "../../agent/daemon/daemon.ts";
+import type { AgentDaemon } from "../../agent/daemon/daemon.ts";
+import { RELAY_WINDOW_MS } from "../../agent/daemon/daemon.ts";
 import { echoInputs, llmInputs } from "../../scripts/lib/inputs.ts";
 import {
   freePort,
@@ -14,6 +15,8 @@ import {
 import { createLogger } from "../../src/core/log.ts";
 import { readSse } from "../../src/core/sse-reader.ts";
 import { directEnvelope } from "../support/direct.ts";
+import { until } from "../support/until.ts";
+import { startAgentDaemon } from "./support/agent-daemon.ts";
 import { startRecordedProcessor } from "./support/source-processor.ts";
 
 const DIGEST = `sha256:${"1".repeat(64)}`;
@@ -45,19 +48,13 @@ beforeAll(async () => {
   agentToken = agent.token;
   cpPort = await freePort();
   controlPlane = await startCp();
-  daemon = new AgentDaemon({
+  daemon = await startAgentDaemon({
     controlPlane: controlPlane.url,
     agentId: AGENT,
     token: agentToken,
-    platform: "amd64",
     home: join(dir, "home"),
     log: createLogger({ sink: (line) => logs.push(line), level: "debug" }),
-    heartbeatMs: 500,
-    reconnect: { initialMs: 100, maxMs: 500, factor: 2, jitter: 0.2, totalMs: Number.POSITIVE_INFINITY },
   });
-  const ready = daemon.ready();
-  daemon.start();
-  await ready;
 });
 
 afterAll(async () => {
@@ -66,6 +63,16 @@ afterAll(async () => {
   await processor?.stop();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** What the daemon says it sent up for a run, when the run's processor socket closed. */
+function settledRelay(runId: string): { frames: number; messages: number } {
+  const line = logs.find(
+    (l) => l.includes('"event":"ws.run.settle"') && l.includes(`"execution_id":"${runId}"`),
+  );
+  return line
+    ? (JSON.parse(line).relayed as { frames: number; messages: number })
+    : { frames: 0, messages: 0 };
+}
 
 async function runLocal(runId: string, extra: object = {}) {
   const body = {
@@ -167,7 +174,27 @@ describe("theory agent against the control plane under wrangler dev", () => {
     ).json()) as any;
     expect(receipt.frames.tokens).toBe(count);
     expect(receipt.events).toMatchObject({ stored: count + 1, dropped: 0 });
+    // Up the tunnel in one message per relay window (plus the few a full batch sends early), not
+    // one per token: each message costs the control plane two Durable Object events.
+    const relayed = await until("the daemon's settle log", async () => settledRelay("agent-long"), {
+      done: (r) => r.frames > 0,
+    });
+    expect(relayed.frames).toBe(receipt.frames.total);
+    const streamedMs = Date.parse(receipt.timings.settled_at) - Date.parse(receipt.timings.acked_at);
+    expect(relayed.messages).toBeLessThanOrEqual(streamedMs / RELAY_WINDOW_MS + 30);
   }, 180_000);
+
+  it("a slow stream is not held back: each token goes up on its own as it comes", async () => {
+    const resource = await runLocal("agent-slow", {
+      inputs: llmInputs("hi", { max_tokens: 5, token_delay_ms: 40 }),
+    });
+    expect(resource.state).toBe("succeeded");
+    const relayed = await until("the daemon's settle log", async () => settledRelay("agent-slow"), {
+      done: (r) => r.frames > 0,
+    });
+    expect(relayed.frames).toBe(7); // the Ack, 5 tokens, the result
+    expect(relayed.messages).toBeGreaterThanOrEqual(5);
+  });
 
   it("survives the control plane restarting: reconnects, says Hello again, runs", async () => {
     await controlPlane.stop();
