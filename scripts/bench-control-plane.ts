@@ -181,7 +181,10 @@ async function floorStream(count: number): Promise<Stream> {
   return counter.result(started);
 }
 
-/** POST the run, then follow its events over SSE to `done`. */
+/**
+ * POST the run asking for its events (Accept: text/event-stream) and follow them to `done`; a
+ * dropped stream resumes on GET /events after the last id.
+ */
 async function theoryStream(
   count: number,
   target: "modal" | "local",
@@ -191,18 +194,21 @@ async function theoryStream(
   const started = performance.now();
   const created = await fetch(`${theory.url}/v1/runs`, {
     method: "POST",
-    headers,
+    headers: { ...headers, Accept: "text/event-stream" },
     body: JSON.stringify({ ...runRequest(id, count, target), timeout_s: LONG_RUN_TIMEOUT_S }),
   });
-  if (created.status !== 202) throw new Error(`run not accepted: ${created.status} ${await created.text()}`);
+  if (created.status !== 200) throw new Error(`run not accepted: ${created.status} ${await created.text()}`);
   let state = "unknown";
   let lastId = "0";
   let reconnects = 0;
   // A subscriber that falls too far behind is dropped and resumes after the last id, as clients do.
   while (state === "unknown" && reconnects <= 10) {
-    const response = await fetch(`${theory.url}/v1/runs/${id}/events`, {
-      headers: { ...headers, "Last-Event-ID": lastId },
-    });
+    const response =
+      reconnects === 0
+        ? created
+        : await fetch(`${theory.url}/v1/runs/${id}/events`, {
+            headers: { ...headers, "Last-Event-ID": lastId },
+          });
     for await (const event of readSse(response.body as ReadableStream<Uint8Array>)) {
       if (event.id !== undefined) lastId = event.id;
       if (event.event === "Token") counter.onToken(tokenText(event.data), expectedToken(count));

@@ -130,6 +130,9 @@ export const listRunsRoute = createRoute({
   responses: { 200: { description: "a page", content: json(RunPage) }, ...errors(400, 401, 403, 500) },
 });
 
+/** A run's events as server-sent events (docs/api.md#events). */
+const eventStream = { "text/event-stream": { schema: { type: "string" as const } } };
+
 const runAnswer = (description: string) => ({
   description,
   headers: {
@@ -149,11 +152,20 @@ export const createRunRoute = createRoute({
   request: {
     headers: z.object({
       prefer: z.string().optional().describe("wait=N: hold the answer up to N (≤ 60) s"),
+      accept: z
+        .string()
+        .optional()
+        .describe(
+          "text/event-stream: answer with the run's events, from the first to `done` (Prefer is then ignored)",
+        ),
     }),
     body: { required: true, content: json(RunRequest) },
   },
   responses: {
-    200: runAnswer("settled within Prefer: wait"),
+    200: {
+      ...runAnswer("settled within Prefer: wait; with Accept: text/event-stream, the run's events stream"),
+      content: { ...json(RunResource), ...eventStream },
+    },
     202: runAnswer("started (or found), not settled"),
     ...errors(400, 401, 403, 409, 413, 415, 422, 500),
   },
@@ -217,7 +229,7 @@ export const runEventsRoute = createRoute({
     101: { description: "Upgrade: websocket: the same events, one JSON message each" },
     200: {
       description: "Server-sent events: `id`, `event` (the frame kind, or `done` with the envelope), `data`",
-      content: { "text/event-stream": { schema: { type: "string" } } },
+      content: eventStream,
     },
     ...errors(401, 403, 404, 500),
   },

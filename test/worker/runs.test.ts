@@ -182,3 +182,39 @@ describe("runs that fail, each settling with the right code", () => {
     });
   });
 });
+
+describe("POST /v1/runs with Accept: text/event-stream", () => {
+  const streamRun = (request: object) =>
+    api("/v1/runs", { method: "POST", json: request, headers: { Accept: "text/event-stream" } });
+
+  it("answers with the new run's events from its Ack to `done`, the envelope's exact bytes last", async () => {
+    const runId = uniqueRunId("post-stream");
+    const response = await streamRun(runRequest(runId));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Content-Type")).toContain("text/event-stream");
+    expect(response.headers.get("Location")).toBe(`/v1/runs/${runId}`);
+    const events = await sseEventsOf(response);
+    expect(events.map((e) => e.event)).toEqual(["Ack", "Token", "Token", "Token", "Token", "Token", "done"]);
+    expect(events.slice(0, -1).map((e) => e.id)).toEqual(["1", "2", "3", "4", "5", "6"]);
+    expect(events.at(-1)?.data).toBe(await (await api(`/v1/runs/${runId}/envelope`)).text());
+    // The same request again is the same run: its events replayed, nothing run twice.
+    const again = await sseEventsOf(await streamRun(runRequest(runId)));
+    expect(again).toEqual(events);
+    const receipt = ReceiptSchema.parse(await (await api(`/v1/runs/${runId}/receipt`)).json());
+    expect(receipt.attempts).toHaveLength(1);
+  });
+
+  it("a request refused before the run starts answers its JSON error, never a stream, and leaves no run", async () => {
+    const runId = uniqueRunId("post-stream-bad");
+    const refused = await streamRun(runRequest(runId, { inputs: llmInputs("hi", { max_tokens: -1 }) }));
+    expect(refused.status).toBe(422);
+    expect(refused.headers.get("Content-Type")).toContain("application/json");
+    expect(await refused.json()).toMatchObject({ status: "error", error: { code: "ERR_INPUTS" } });
+    expect((await api(`/v1/runs/${runId}`)).status).toBe(404);
+    const used = uniqueRunId("post-stream-used");
+    await runAndWait(runRequest(used));
+    const conflict = await streamRun(runRequest(used, { inputs: llmInputs("other", { max_tokens: 5 }) }));
+    expect(conflict.status).toBe(409);
+    expect(await conflict.json()).toMatchObject({ error: { code: "ERR_CONFLICT" } });
+  });
+});

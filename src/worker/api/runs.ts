@@ -76,17 +76,24 @@ async function launch(
   return sendError(c, new TheoryError(started.error.code, started.error.message, { status }), request.run_id);
 }
 
+/** Whether the client asked for the run's events as the answer (`Accept: text/event-stream`). */
+const wantsEventStream = (accept: string | undefined) =>
+  (accept ?? "").split(",").some((type) => type.split(";")[0]?.trim().toLowerCase() === "text/event-stream");
+
 /**
  * Starts (or finds) the run and answers: 202 + Location, or with `Prefer: wait=N` the settled run
- * (200) once it settles within N seconds. Shared by POST /v1/runs and the CI hook, which for a
- * delivery it already accepted asks for `existingOnly`: that run, never a new one.
+ * (200) once it settles within N seconds, or with `Accept: text/event-stream` the run's events
+ * stream from its first event (200), subscribed as the run starts: no second round trip before
+ * the first token. Shared by POST /v1/runs and the CI hook, which for a delivery it already
+ * accepted asks for `existingOnly`: that run, never a new one.
  */
 export async function startRun(
   c: Context<AppEnv>,
   request: RunRequest & { run_id: string },
   options: { existingOnly?: boolean } = {},
 ): Promise<Response> {
-  const wait = /(?:^|[\s,;])wait=(\d+)/.exec(c.req.header("Prefer") ?? "")?.[1];
+  const streaming = wantsEventStream(c.req.header("Accept"));
+  const wait = streaming ? undefined : /(?:^|[\s,;])wait=(\d+)/.exec(c.req.header("Prefer") ?? "")?.[1];
   const seconds = wait === undefined ? undefined : Math.min(Number(wait), MAX_WAIT_S);
   const started = await launch(c, request, {
     ...options,
@@ -94,6 +101,12 @@ export async function startRun(
   });
   if (started instanceof Response) return started;
   const headers = { Location: `/v1/runs/${request.run_id}` };
+  if (streaming) {
+    const events = await session(c, request.run_id).fetch(new URL(headers.Location + "/events", c.req.url));
+    const answer = new Response(events.body, events);
+    answer.headers.set("Location", headers.Location);
+    return answer;
+  }
   if (seconds === undefined) return c.json(started, 202, headers);
   return c.json(started, isTerminal(started.state) ? 200 : 202, {
     ...headers,
