@@ -130,7 +130,7 @@ export const listRunsRoute = createRoute({
   responses: { 200: { description: "a page", content: json(RunPage) }, ...errors(400, 401, 403, 500) },
 });
 
-/** A run's events as server-sent events (docs/api.md#events). */
+/** A run's events as server-sent events (docs/protocols.md#the-run-events-stream). */
 const eventStream = { "text/event-stream": { schema: { type: "string" as const } } };
 
 const runAnswer = (description: string) => ({
