@@ -15,7 +15,13 @@ import { defaultWritePrefix } from "../src/core/paths.ts";
 import { processorAuthHeaders } from "../src/core/processor-auth.ts";
 import { readSse } from "../src/core/sse-reader.ts";
 import { llmInputs } from "./lib/inputs.ts";
-import { makeGrant, registrationFor, startControlPlane, startProcessorProcess } from "./lib/local-stack.ts";
+import {
+  type LocalProcess,
+  makeGrant,
+  registrationFor,
+  startControlPlane,
+  startProcessorProcess,
+} from "./lib/local-stack.ts";
 import { type Figures, measure, print, wsRun } from "./lib/measure.ts";
 
 const quick = process.argv.includes("--quick");
@@ -238,15 +244,34 @@ async function workerdRssMiB(parent: number): Promise<number> {
   return Math.round(kib / 1024);
 }
 
-/** Runs `work` while sampling the control plane's RSS every 100 ms; peak, and 3 s after the end. */
-async function withRss<T>(work: () => Promise<T>) {
-  const pid = theory.child.pid as number;
+/**
+ * Runs `work` while sampling a control plane's RSS every 100 ms (peak; the caller reads `after`)
+ * and asking it GET /healthz meanwhile: how promptly it answers another request under the load.
+ */
+async function observed<T>(stack: LocalProcess, work: () => Promise<T>) {
+  const pid = stack.child.pid as number;
   const before = await workerdRssMiB(pid);
   let peak = before;
-  const sampler = setInterval(() => void workerdRssMiB(pid).then((mib) => (peak = Math.max(peak, mib))), 100);
+  // Meanwhile, how promptly the control plane answers another request (GET /healthz).
+  const answers: number[] = [];
+  const probe = async () => {
+    const started = performance.now();
+    await (await fetch(`${stack.url}/healthz`)).text();
+    answers.push(performance.now() - started);
+  };
+  const sampler = setInterval(() => {
+    void workerdRssMiB(pid).then((mib) => (peak = Math.max(peak, mib)));
+    void probe();
+  }, 100);
   try {
     const result = await work();
-    return { result, rss_mib: { before, peak, after: 0 } };
+    answers.sort((a, b) => a - b);
+    const healthz_ms = {
+      answered: answers.length,
+      p50: Math.round(median([...answers])),
+      max: Math.round(answers.at(-1) ?? 0),
+    };
+    return { result, rss_mib: { before, peak, after: 0 }, healthz_ms };
   } finally {
     clearInterval(sampler);
   }
@@ -375,7 +400,7 @@ try {
 
   // Each long run twice: a second run that ends where the first did shows nothing is left behind.
   const longRun = async (target: "modal" | "local", round: number) => {
-    const measured = await withRss(() => theoryStream(AGENT_TOKENS, target));
+    const measured = await observed(theory, () => theoryStream(AGENT_TOKENS, target));
     await new Promise((resolve) => setTimeout(resolve, 3000));
     measured.rss_mib.after = await workerdRssMiB(theory.child.pid as number);
     const name = target === "modal" ? "endpoint" : "agent";
@@ -383,6 +408,7 @@ try {
       bench: `stream.${AGENT_TOKENS}.${name}.${round}`,
       ...measured.result,
       rss_mib: measured.rss_mib,
+      healthz_ms_during: measured.healthz_ms,
     });
     return measured;
   };
@@ -390,6 +416,13 @@ try {
   const endpointAgain = await longRun("modal", 2);
   const agentLong = await longRun("local", 1);
   const agentAgain = await longRun("local", 2);
+  // The floor under the same flood: how promptly the platform alone answers meanwhile.
+  const floorLong = await observed(floor, () => floorStream(AGENT_TOKENS));
+  print({
+    bench: `stream.${AGENT_TOKENS}.floor`,
+    ...floorLong.result,
+    healthz_ms_during: floorLong.healthz_ms,
+  });
   const floor1 = at1.floor as Figures;
   const theory1 = at1.theory as Figures;
   const direct1 = at1.direct as Figures;
@@ -456,6 +489,11 @@ try {
       endpoint_runs: [endpointLong.rss_mib, endpointAgain.rss_mib],
       agent_runs: [agentLong.rss_mib, agentAgain.rss_mib],
       target_added_peak: "<= 100",
+    },
+    healthz_ms_during_long_runs: {
+      endpoint: [endpointLong.healthz_ms, endpointAgain.healthz_ms],
+      agent: [agentLong.healthz_ms, agentAgain.healthz_ms],
+      floor: floorLong.healthz_ms,
     },
   });
 } finally {
