@@ -37,7 +37,7 @@ const THROUGHPUT_ROUNDS = quick ? 1 : 3;
 /** Runs per side and round, at each concurrency. */
 const THROUGHPUT_RUNS: Record<number, number> = quick ? { 16: 64, 64: 128 } : { 16: 112, 64: 224 };
 const STREAM_TOKENS = 10_000;
-/** 10k-token streams per side: tokens/s is the best round's, the time to first token the median's. */
+/** 10k-token streams per side: the median round's tokens/s (and the best), the median time to first token. */
 const STREAM_ROUNDS = quick ? 3 : 7;
 const AGENT_TOKENS = quick ? 20_000 : 100_000;
 const LONG_RUN_TIMEOUT_S = 300;
@@ -267,10 +267,15 @@ async function observed<T>(stack: LocalProcess, work: () => Promise<T>) {
   let peak = before;
   // Meanwhile, how promptly the control plane answers another request (GET /healthz).
   const answers: number[] = [];
+  let unanswered = 0;
   const probe = async () => {
     const started = performance.now();
-    await (await fetch(`${stack.url}/healthz`)).text();
-    answers.push(performance.now() - started);
+    try {
+      await (await fetch(`${stack.url}/healthz`, { signal: AbortSignal.timeout(30_000) })).text();
+      answers.push(performance.now() - started);
+    } catch {
+      unanswered++;
+    }
   };
   const sampler = setInterval(() => {
     void workerdRssMiB(pid).then((mib) => (peak = Math.max(peak, mib)));
@@ -281,6 +286,7 @@ async function observed<T>(stack: LocalProcess, work: () => Promise<T>) {
     answers.sort((a, b) => a - b);
     const healthz_ms = {
       answered: answers.length,
+      unanswered,
       p50: Math.round(median([...answers])),
       max: Math.round(answers.at(-1) ?? 0),
     };
@@ -399,14 +405,17 @@ try {
     streams.floor?.push(await floorStream(STREAM_TOKENS));
     streams.theory?.push(await theoryStream(STREAM_TOKENS, "modal"));
   }
-  const best = (list: Stream[]) => list.reduce((a, b) => (b.tokens_per_s > a.tokens_per_s ? b : a));
+  // The round with the median tokens/s: a best-of-N favours whichever side is noisier.
+  const typical = (list: Stream[]) =>
+    [...list].sort((a, b) => a.tokens_per_s - b.tokens_per_s)[Math.floor(list.length / 2)] as Stream;
   const firstToken = Object.fromEntries(
     Object.entries(streams).map(([name, list]) => [name, median(list.map((s) => s.first_token_ms))]),
   );
   for (const [name, list] of Object.entries(streams))
     print({
       bench: `sse.${STREAM_TOKENS}.${name}`,
-      ...best(list),
+      ...typical(list),
+      best_tokens_per_s: Math.max(...list.map((s) => s.tokens_per_s)),
       first_token_ms: firstToken[name],
       first_token_ms_rounds: list.map((s) => s.first_token_ms),
     });
@@ -440,9 +449,9 @@ try {
   const theory1 = at1.theory as Figures;
   const direct1 = at1.direct as Figures;
   const sse = {
-    direct: best(streams.direct ?? []),
-    floor: best(streams.floor ?? []),
-    theory: best(streams.theory ?? []),
+    direct: typical(streams.direct ?? []),
+    floor: typical(streams.floor ?? []),
+    theory: typical(streams.theory ?? []),
   };
   print({
     bench: "summary",
@@ -471,8 +480,9 @@ try {
       direct: sse.direct.tokens_per_s,
       ratio_to_direct: ratio(sse.theory.tokens_per_s, sse.direct.tokens_per_s),
       target_to_direct: ">= 0.5",
-      lost: STREAM_TOKENS - sse.theory.tokens,
-      ordered: sse.theory.ordered,
+      // Over every round, not only the median one.
+      lost: Math.max(...(streams.theory ?? []).map((s) => STREAM_TOKENS - s.tokens)),
+      ordered: (streams.theory ?? []).every((s) => s.ordered),
     },
     first_token_ms_median: {
       rounds: STREAM_ROUNDS,
@@ -511,7 +521,7 @@ try {
   });
 } finally {
   agent?.kill("SIGTERM");
-  await Promise.all([theory.stop(), floor.stop()]);
-  await processor.stop();
+  // Every process is stopped even when another one's stop fails.
+  await Promise.allSettled([theory.stop(), floor.stop(), processor.stop()]);
   await rm(dir, { recursive: true, force: true });
 }
