@@ -468,13 +468,23 @@ export class RunSession extends DurableObject<Env> {
     return !isTerminal(row.state) && this.execution ? "running" : row.state;
   }
 
-  private resourceOf(row: RunRow): RunResource {
+  /** What names the run in its resource, its listing row and its receipt, in `state`. */
+  private identityOf(
+    row: RunRow,
+    state: RunState,
+  ): Pick<RunResource, "run_id" | "ref" | "target" | "agent" | "state"> {
     return {
       run_id: row.run_id,
       ref: row.ref,
       target: row.target,
       ...(row.agent ? { agent: row.agent } : {}),
-      state: this.stateNow(row),
+      state,
+    };
+  }
+
+  private resourceOf(row: RunRow): RunResource {
+    return {
+      ...this.identityOf(row, this.stateNow(row)),
       envelope: isTerminal(row.state) && row.envelope ? EnvelopeSchema.parse(JSON.parse(row.envelope)) : null,
       ...this.labelsOf(row),
       ...(row.replay_of ? { replay_of: row.replay_of } : {}),
@@ -501,11 +511,7 @@ export class RunSession extends DurableObject<Env> {
   private summaryOf(row: RunRow): RunSummary {
     const settledAt = row.receipt ? (JSON.parse(row.receipt) as Receipt).timings.settled_at : undefined;
     return {
-      run_id: row.run_id,
-      ref: row.ref,
-      target: row.target,
-      ...(row.agent ? { agent: row.agent } : {}),
-      state: this.stateNow(row),
+      ...this.identityOf(row, this.stateNow(row)),
       ...this.labelsOf(row),
       created_at: row.queued_at,
       ...(settledAt ? { settled_at: settledAt } : {}),
@@ -657,11 +663,7 @@ export class RunSession extends DurableObject<Env> {
   private receiptOf(row: RunRow, state: RunState, outcome: Settlement): Receipt {
     const webhooks = this.deliveries.summary();
     return {
-      run_id: row.run_id,
-      ref: row.ref,
-      target: row.target,
-      ...(row.agent ? { agent: row.agent } : {}),
-      state,
+      ...this.identityOf(row, state),
       attempts: outcome.attempts,
       timings: {
         queued_at: row.queued_at,

@@ -94,14 +94,19 @@ export function isTerminal(state: RunState): boolean {
   return state === "succeeded" || state === "failed" || state === "canceled";
 }
 
-/** `GET /v1/runs/{id}`. */
-export const RunResourceSchema = z.strictObject({
+/** What names a run wherever it is shown: the resource, a listing's row, the receipt. */
+const runIdentityFields = {
   run_id: RunIdSchema,
   ref: RefSchema,
   target: TargetSchema,
   /** The agent a local run was sent to. */
   agent: AgentIdSchema.optional(),
   state: RunStateSchema,
+};
+
+/** `GET /v1/runs/{id}`. */
+export const RunResourceSchema = z.strictObject({
+  ...runIdentityFields,
   envelope: EnvelopeSchema.nullable(),
   /** As the request gave them; absent when it gave none. */
   tags: TagsSchema.optional(),
@@ -191,11 +196,7 @@ export type RunListQuery = z.infer<typeof RunListQuerySchema>;
 
 /** One run in a listing: what the index holds (the envelope is `GET /v1/runs/{id}`'s). */
 export const RunSummarySchema = z.strictObject({
-  run_id: RunIdSchema,
-  ref: RefSchema,
-  target: TargetSchema,
-  agent: AgentIdSchema.optional(),
-  state: RunStateSchema,
+  ...runIdentityFields,
   tags: TagsSchema.optional(),
   metadata: MetadataSchema.optional(),
   created_at: z.iso.datetime(),
@@ -239,11 +240,7 @@ export type Whoami = z.infer<typeof WhoamiSchema>;
  * (target, agent, timings, byte counts, attempts).
  */
 export const ReceiptSchema = z.strictObject({
-  run_id: RunIdSchema,
-  ref: RefSchema,
-  target: TargetSchema,
-  agent: AgentIdSchema.optional(),
-  state: RunStateSchema,
+  ...runIdentityFields,
   attempts: z.array(
     z.strictObject({ started_at: z.iso.datetime(), outcome: z.string().max(64), acked: z.boolean() }),
   ),
