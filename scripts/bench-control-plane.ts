@@ -283,12 +283,11 @@ async function observed<T>(stack: LocalProcess, work: () => Promise<T>) {
   }, 100);
   try {
     const result = await work();
-    answers.sort((a, b) => a - b);
     const healthz_ms = {
       answered: answers.length,
       unanswered,
       p50: Math.round(median([...answers])),
-      max: Math.round(answers.at(-1) ?? 0),
+      max: Math.round(Math.max(0, ...answers)),
     };
     return { result, rss_mib: { before, peak, after: 0 }, healthz_ms };
   } finally {
